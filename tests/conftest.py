@@ -1,0 +1,23 @@
+"Shared test settings: where the development data is, and which nbdev test flags the notebooks run with."
+import os, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from fer_emotion.core import data_dir, has_data
+
+# Cells marked `#| data` need the development data; they run only where it is present.
+NB_FLAGS = ['data'] if has_data('fer2013') else []
+NO_DATA = f'development data not found at {data_dir()} (set FER_EMOTION_DATA to its folder)'
+
+def notebooks() -> list[Path]:
+    return sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+
+def pytest_report_header(config):
+    return f'fer_emotion data: {data_dir()} ({"found" if NB_FLAGS else "ABSENT: data-dependent notebook cells and tests are skipped"})'
+
+@pytest.fixture
+def need_data():
+    if not has_data('fer2013'): pytest.skip(NO_DATA)
+    return data_dir()

@@ -1,0 +1,61 @@
+"""The notebooks are the source of truth: stored clean, in sync with the package, all running, and rendering into
+the docs site. Each check fails the suite when broken."""
+import filecmp, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import ROOT, NB_FLAGS, notebooks
+
+BIN = Path(sys.executable).parent
+
+def run(cmd, cwd, timeout=600):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+def copy_project(tmp: Path) -> Path:
+    "A copy of what nbdev reads and writes: settings, notebooks and the package."
+    dst = tmp/'proj'; dst.mkdir()
+    for name in ('settings.ini', 'setup.py', 'requirements.txt', 'README.md'): shutil.copy(ROOT/name, dst/name)
+    shutil.copytree(ROOT/'nbs', dst/'nbs', symlinks=True)
+    shutil.copytree(ROOT/'fer_emotion', dst/'fer_emotion', ignore=shutil.ignore_patterns('__pycache__'))
+    return dst
+
+def changed_files(a: Path, b: Path, pattern: str) -> list[str]:
+    return [p.name for p in sorted(a.glob(pattern)) if not filecmp.cmp(p, b/p.name, shallow=False)]
+
+def test_notebooks_are_clean(tmp_path):
+    "`nbdev_clean` on a copy changes nothing: no outputs, execution counts or stray metadata are committed."
+    proj = copy_project(tmp_path)
+    r = run([BIN/'nbdev_clean'], proj)
+    assert r.returncode == 0, r.stderr
+    dirty = changed_files(ROOT/'nbs', proj/'nbs', '*.ipynb')
+    assert not dirty, f'notebooks not clean (run nbdev_clean): {dirty}'
+
+def test_package_in_sync_with_notebooks(tmp_path):
+    "`nbdev_export` on a copy changes nothing: the package is exactly what the notebooks export."
+    proj = copy_project(tmp_path)
+    r = run([BIN/'nbdev_export'], proj)
+    assert r.returncode == 0, r.stderr
+    stale = changed_files(ROOT/'fer_emotion', proj/'fer_emotion', '*.py')
+    new = sorted({p.name for p in (proj/'fer_emotion').glob('*.py')} - {p.name for p in (ROOT/'fer_emotion').glob('*.py')})
+    assert not stale and not new, f'package out of sync with notebooks (run nbdev_export): {stale + new}'
+
+@pytest.mark.parametrize('nb', notebooks(), ids=lambda p: p.stem)
+def test_notebook_runs(nb):
+    "`nbdev_test` runs the notebook: every cell, its tests included, except full-scale work marked `eval: false`."
+    cmd = [BIN/'nbdev_test', '--path', str(nb), '--n_workers', '0', '--do_print']
+    if NB_FLAGS: cmd += ['--flags', *NB_FLAGS]
+    r = run(cmd, ROOT, timeout=1800)
+    assert r.returncode == 0 and 'Success' in r.stdout + r.stderr, (r.stdout + r.stderr)[-6000:]
+
+def test_docs_site_builds(tmp_path):
+    "The docs build offline: every notebook becomes an HTML page, with the notebooks' plots embedded."
+    out = tmp_path/'_docs'
+    cmd = [sys.executable, ROOT/'tools'/'build_docs.py', '--out', str(out)] + (['--flags', *NB_FLAGS] if NB_FLAGS else [])
+    r = run(cmd, ROOT, timeout=3600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    pages = {p.stem for p in out.glob('*.html')}
+    assert pages == {'index' if nb.stem == 'index' else nb.stem for nb in notebooks()}
+    images = {p: (out/f'{p}.html').read_text().count('data:image/png') for p in pages}
+    if NB_FLAGS: assert images['03_explore'] >= images['00_core'] + 4, f'plots missing from the explore page: {images}'
+    assert images['05_train'] >= images['00_core'] + 1, f'plots missing from the train page: {images}'
+    assert 'href="02_data.html"' in (out/'index.html').read_text()
+    shutil.rmtree(ROOT/'_docs', ignore_errors=True); shutil.copytree(out, ROOT/'_docs')
