@@ -7,6 +7,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
+# The webcam's WebRTC stack (aiortc -> pylibsrtp) must load before TensorFlow: imported after it, pylibsrtp's
+# OpenSSL initialisation crashes the process (seen with tensorflow-cpu 2.19). So it is imported first, here.
+try:
+    import av
+    from streamlit_webrtc import webrtc_streamer
+except ImportError: webrtc_streamer = None
 
 from fer_emotion.core import LABELS, FerError
 from fer_emotion.image_input import FORMATS, MAX_BYTES, MAX_PIXELS, read_image
@@ -81,7 +87,8 @@ def analyse(name: str, data: bytes, opts: dict) -> list[dict]:
         st.image(rgb, width=320)
         return []
     drawn = annotate(rgb, faces, landmarks=opts['landmarks'])
-    st.image(drawn, caption=f'{len(faces)} face(s) found', use_container_width=True)
+    st.markdown(f'{len(faces)} face(s) found')
+    st.image(drawn, use_container_width=True)
     st.download_button('Download the annotated image', png_bytes(drawn), file_name=f'{name.rsplit(".", 1)[0]}_annotated.png',
                        mime='image/png', key=f'png-{name}')
     for i, f in enumerate(faces, 1): show_face(i, f, rec, opts)
@@ -113,11 +120,9 @@ def photos_tab(opts: dict) -> None:
 
 def webcam_tab(opts: dict) -> None:
     st.markdown('Label faces live from your webcam (works on localhost; frames stay in this browser and server).')
-    try:
-        from streamlit_webrtc import webrtc_streamer
-        import av
-    except ImportError:
+    if webrtc_streamer is None:
         st.warning('The webcam needs streamlit-webrtc, which is not installed.'); return
+    if not st.toggle('Start the webcam'): return
     rec = recognizer(opts['detector'])
 
     def callback(frame):
