@@ -51,6 +51,9 @@ def test_upload_in_real_browser(server, tmp_path):
         page.get_by_text('No photo yet').wait_for(timeout=180_000)
         page.locator('input[type="file"]').first.set_input_files(str(photo))
         page.get_by_text('face(s) found').wait_for(timeout=180_000)
+        page.wait_for_function("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 40).length >= 2", timeout=120_000)
+        page.get_by_text('Summary').wait_for(timeout=120_000)
+        page.wait_for_timeout(1500)
         body = page.inner_text('body')
         assert any(f'{label} (' in body for label in ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')), body[:2000]
         page.screenshot(path=str(ARTIFACTS/'app_result.png'), full_page=True)
