@@ -2,6 +2,9 @@
 import os, sys
 from pathlib import Path
 import pytest
+# The app's WebRTC stack must load before TensorFlow (pylibsrtp crashes when imported after it; see the app), and the
+# AppTest runs the app inside this process, after test modules that import TensorFlow: load it first, here.
+import streamlit_webrtc  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
