@@ -24,7 +24,7 @@ def _directives(cell) -> dict: return getattr(cell, 'directives_', {}) or {}
 
 def execute(fn: Path, flags: set) -> nbformat.NotebookNode:
     "Run notebook `fn` as nbdev_test does (skipping `eval: false` cells and unflagged test-flag cells); tag cells to hide."
-    skip = set(get_config().tst_flags.split('|')) - flags
+    skip = set(get_config().tst_flags.split()) - flags
     nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
     def no_eval(cell):
         if cell.cell_type != 'code': return True
