@@ -18,25 +18,24 @@ def copy_project(tmp: Path) -> Path:
     shutil.copytree(ROOT/'fer_emotion', dst/'fer_emotion', ignore=shutil.ignore_patterns('__pycache__'))
     return dst
 
-def changed_files(a: Path, b: Path, pattern: str) -> list[str]:
-    return [p.name for p in sorted(a.glob(pattern)) if not filecmp.cmp(p, b/p.name, shallow=False)]
+def changes_made_by(tool: str, folder: str, pattern: str, tmp: Path) -> list[str]:
+    "Files under `folder` matching `pattern` that nbdev `tool`, run on a copy of the project, adds or changes."
+    proj = copy_project(tmp)
+    r = run([BIN/tool], proj)
+    assert r.returncode == 0, r.stderr
+    before, after = sorted((ROOT/folder).glob(pattern)), sorted((proj/folder).glob(pattern))
+    changed = [p.name for p in before if not filecmp.cmp(p, proj/folder/p.name, shallow=False)]
+    return changed + sorted({p.name for p in after} - {p.name for p in before})
 
 def test_notebooks_are_clean(tmp_path):
     "`nbdev_clean` on a copy changes nothing: no outputs, execution counts or stray metadata are committed."
-    proj = copy_project(tmp_path)
-    r = run([BIN/'nbdev_clean'], proj)
-    assert r.returncode == 0, r.stderr
-    dirty = changed_files(ROOT/'nbs', proj/'nbs', '*.ipynb')
+    dirty = changes_made_by('nbdev_clean', 'nbs', '*.ipynb', tmp_path)
     assert not dirty, f'notebooks not clean (run nbdev_clean): {dirty}'
 
 def test_package_in_sync_with_notebooks(tmp_path):
     "`nbdev_export` on a copy changes nothing: the package is exactly what the notebooks export."
-    proj = copy_project(tmp_path)
-    r = run([BIN/'nbdev_export'], proj)
-    assert r.returncode == 0, r.stderr
-    stale = changed_files(ROOT/'fer_emotion', proj/'fer_emotion', '*.py')
-    new = sorted({p.name for p in (proj/'fer_emotion').glob('*.py')} - {p.name for p in (ROOT/'fer_emotion').glob('*.py')})
-    assert not stale and not new, f'package out of sync with notebooks (run nbdev_export): {stale + new}'
+    stale = changes_made_by('nbdev_export', 'fer_emotion', '*.py', tmp_path)
+    assert not stale, f'package out of sync with notebooks (run nbdev_export): {stale}'
 
 @pytest.mark.parametrize('nb', notebooks(), ids=lambda p: p.stem)
 def test_notebook_runs(nb):
