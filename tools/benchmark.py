@@ -30,11 +30,15 @@ def part_classify() -> dict:
     from fer_emotion.model import EmotionModel
     t1 = time.perf_counter(); em = EmotionModel(); t2 = time.perf_counter()
     faces = np.random.default_rng(0).integers(0, 255, (64, 48, 48), np.uint8)
-    res = dict(import_s=t1 - t0, model_load_s=t2 - t1)
+    res = dict(import_s=t1 - t0, model_load_s=t2 - t1, dtype=em.dtype)
     for tta in (False, True):
         k = 'tta' if tta else 'plain'
         res[f'ms_per_face_batch1_{k}'] = median_ms(lambda: em.predict_proba(faces[:1], tta=tta), 50)
         res[f'ms_per_face_batch64_{k}'] = median_ms(lambda: em.predict_proba(faces, tta=tta), 20) / 64
+    if em.dtype != 'float32':   # the same model in float32, as on a CPU without bfloat16 instructions
+        em32 = EmotionModel(dtype='float32')
+        for tta in (False, True):
+            res[f'float32_ms_per_face_batch64_{"tta" if tta else "plain"}'] = median_ms(lambda: em32.predict_proba(faces, tta=tta), 20) / 64
     res['peak_rss_mb'] = peak_mb()
     return res
 
