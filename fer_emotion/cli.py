@@ -39,7 +39,7 @@ def cmd_finetune(a) -> int:
 def cmd_train(a) -> int:
     "Train the shipped model from scratch (resumes an interrupted run in the same --out folder)."
     from fer_emotion.train import train_shipped
-    _print_json(train_shipped(a.out, epochs=a.epochs, cycle_epochs=a.cycle_epochs, dest=a.dest, root=a.data))
+    _print_json(train_shipped(a.out, epochs=a.epochs, polish_epochs=a.polish_epochs, dest=a.dest, root=a.data))
     return 0
 
 def image_paths(inputs: list[str]) -> list[Path]:
@@ -108,8 +108,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument('--epochs', type=int, default=8); f.add_argument('--json', action='store_true')
     f.set_defaults(run=cmd_finetune)
     t = sub.add_parser('train', help=cmd_train.__doc__)
-    t.add_argument('--out', default='runs/shipped'); t.add_argument('--epochs', type=int, default=34, help='stage 1 epochs')
-    t.add_argument('--cycle-epochs', type=int, default=40, help='stage 2 (second cosine cycle) epochs')
+    t.add_argument('--out', default='runs/shipped'); t.add_argument('--epochs', type=int, default=107, help='stage 1 epochs')
+    t.add_argument('--polish-epochs', type=int, default=5, help='stage 2 (polish) epochs')
     t.add_argument('--dest', default=str(DEFAULT_MODEL)); t.add_argument('--data', default=None, help='FER-2013 image-folder root')
     t.set_defaults(run=cmd_train)
     r = sub.add_parser('predict', help=cmd_predict.__doc__)
