@@ -4,7 +4,9 @@ Quarto (what `nbdev_docs` uses) is not on every machine; users who have it can r
 This build runs each notebook with execnb (the engine `nbdev_test` uses), honouring the same rules (`#| eval: false`
 and test flags skip a cell), then renders it with nbconvert's HTML exporter, plots included, into `_docs/`.
 
-Usage: python tools/build_docs.py [--flags data slow] [--out _docs] [NOTEBOOK ...]
+Usage: python tools/build_docs.py [NOTEBOOK ...] [--flags data slow] [--out _docs]
+
+The test suite runs each notebook once this way: its tests pass and its page is written in the same run.
 """
 import argparse, warnings
 from pathlib import Path
@@ -41,19 +43,24 @@ def execute(fn: Path, flags: set) -> nbformat.NotebookNode:
     try: return nbformat.read(tmp, as_version=4)
     finally: tmp.unlink()
 
+def all_notebooks() -> list[Path]:
+    "Every page of the site: the notebooks in `nbs/`, in reading order."
+    return sorted(p for p in get_config().nbs_path.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+
 def nav_cell(pages: list[Path], current: Path):
     links = ' · '.join(f'**{p.stem}**' if p == current else f'[{p.stem}]({p.stem}.html)' for p in pages)
     return nbformat.v4.new_markdown_cell(f'<small>fer_emotion docs: {links}</small>')
 
 def build(nbs: list[Path], out: Path, flags: set) -> list[Path]:
-    "Render `nbs` into `out` as HTML pages with a navigation bar; returns the pages written."
+    "Render `nbs` into `out` as HTML pages with a navigation bar over the whole site; returns the pages written."
     out.mkdir(parents=True, exist_ok=True)
+    site = all_notebooks()
     exporter = HTMLExporter(template_name='lab')
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={'remove_cell'}, enabled=True), enabled=True)
     pages = []
     for fn in nbs:
         nb = execute(fn, flags)
-        nb.cells.insert(0, nav_cell(nbs, fn))
+        nb.cells.insert(0, nav_cell(site, fn))
         html, _ = exporter.from_notebook_node(nb, resources={'metadata': {'name': fn.stem}})
         page = out/('index.html' if fn.stem == 'index' else f'{fn.stem}.html')
         page.write_text(html, encoding='utf-8'); pages.append(page)
@@ -65,6 +72,5 @@ if __name__ == '__main__':
     ap.add_argument('notebooks', nargs='*'); ap.add_argument('--flags', nargs='*', default=[])
     ap.add_argument('--out', default='_docs')
     a = ap.parse_args()
-    nbs_path = get_config().nbs_path
-    nbs = [Path(n).resolve() for n in a.notebooks] or sorted(p for p in nbs_path.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    nbs = [Path(n).resolve() for n in a.notebooks] or all_notebooks()
     build(nbs, Path(a.out).resolve(), set(a.flags))
