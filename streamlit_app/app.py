@@ -18,9 +18,12 @@ from fer_emotion.core import LABELS, FerError
 from fer_emotion.image_input import FORMATS, MAX_BYTES, MAX_PIXELS, read_image
 from fer_emotion.detect import DETECTORS, DEFAULT_DETECTOR
 from fer_emotion.pipeline import get_recognizer, annotate, gradcam, overlay
+from fer_emotion.model import load_card
 
 st.set_page_config(page_title='fer_emotion: faces and emotions', page_icon='🙂', layout='wide')
 LIMIT = f'{MAX_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels per image'
+_card = load_card()
+ACCURACY = _card['validation_accuracy'][f"{_card['stage']}_tta"]   # the shipped model's, with flip TTA, from its card
 EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'bmp']
 
 
@@ -145,7 +148,7 @@ def about_tab() -> None:
 ### Limits
 - The seven labels are a simplification: people feel mixtures and many states without a label here.
 - A facial expression is not a feeling: posed and spontaneous expressions differ, and the training data
-  (FER-2013) is mostly posed or staged web images; accuracy on PublicTest is about 2 in 3, not certainty.
+  (FER-2013) is mostly posed or staged web images; accuracy on its PublicTest faces is {ACCURACY:.0%}, not certainty.
 - Accuracy differs across ages, skin tones, cultures and head poses; small, side-on, dark or blurred faces are often
   missed or misread. Never use the output alone to make decisions about a person.
 - "Uncertain" marks faces where the calibrated top probability is below your threshold.

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 from streamlit.testing.v1 import AppTest
+from fer_emotion.model import load_card
 
 APP = str(Path(__file__).resolve().parents[1]/'streamlit_app'/'app.py')
 
@@ -35,6 +36,8 @@ def texts(at) -> str:
 def test_start_page_explains_and_limits(app):
     assert 'No photo yet' in app.info[0].value
     assert '20 MB' in texts(app)
+    card = load_card()
+    assert f"accuracy on its PublicTest faces is {card['validation_accuracy'][card['stage'] + '_tta']:.0%}" in texts(app)
     assert app.file_uploader[0].allowed_type == ['.jpg', '.jpeg', '.png', '.webp', '.bmp']
 
 def test_real_photo_gets_boxes_and_labels(app):
