@@ -5,40 +5,41 @@
 # %% ../nbs/08_own_detector.ipynb #f0ed9dd5
 from __future__ import annotations
 import json, time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 import cv2
 import numpy as np
 from .core import FerError, MODEL_DIR
 from .detect import Detection, Detector, calibrate, get_detector, iou_matrix, match
 
 # %% auto #0
-__all__ = ['CROP', 'VERIFIER_FILE', 'FUSION_FILE', 'crop_faces', 'build_verifier', 'load_verifier', 'verifier_logits', 'fuse',
-           'FusedDetector', 'fused_detections', 'sweep', 'candidates', 'verifier_training_set', 'train_verifier',
-           'save_verifier', 'fit_fusion']
+__all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'build_verifier', 'verifier_logits', 'Verifier',
+           'save_verifier', 'load_verifier', 'fuse', 'FusedDetector', 'fused_detections', 'sweep', 'candidates',
+           'training_boxes', 'train_verifier', 'fit_fusion']
 
 # %% ../nbs/08_own_detector.ipynb #7d66ab6a
 CROP = 32
 
-def crop_faces(rgb: np.ndarray, boxes, size: int = CROP) -> np.ndarray:
-    "Standardised grey square crops around `boxes` (`x, y, w, h`): float32 `(n, size, size, 1)`."
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    out = np.empty((len(boxes), size, size, 1), np.float32)
-    for i, (x, y, w, h) in enumerate(np.asarray(boxes, float).reshape(-1, 4)):
-        s = size / max(w, h, 1.)
+def crop_faces(rgb: np.ndarray, boxes, size: int = CROP, context: float = 1., colour: bool = False) -> np.ndarray:
+    "Standardised square crops, side `context` times each box's larger dimension: float32 `(n, size, size, 1 or 3)`."
+    img = rgb if colour else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None]
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    out = np.empty((len(boxes), size, size, img.shape[2]), np.float32)
+    for i, (x, y, w, h) in enumerate(boxes):
+        s = size / max(context * max(w, h), 1.)
         M = np.float32([[s, 0, size/2 - s * (x + w/2)], [0, s, size/2 - s * (y + h/2)]])
-        c = cv2.warpAffine(grey, M, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        out[i, ..., 0] = (c - c.mean()) / (c.std() + 8.)
+        c = cv2.warpAffine(img, M, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32).reshape(size, size, -1)
+        out[i] = (c - c.mean()) / (c.std() + 8.)
     return out
 
 # %% ../nbs/08_own_detector.ipynb #87964bb5
-VERIFIER_FILE = MODEL_DIR/'face_verifier.npz'
-
-def build_verifier():
-    "The Keras verifier network (used only to train it)."
+def build_verifier(size: int = CROP, channels: int = 1):
+    "The Keras verifier network for `size` x `size` crops of `channels` channels (used only to train it)."
     import keras
     L = keras.layers
-    return keras.Sequential([keras.Input((CROP, CROP, 1)),
+    return keras.Sequential([keras.Input((size, size, channels)), L.RandomFlip('horizontal'),
         L.Conv2D(16, 3, padding='same', activation='relu'), L.MaxPooling2D(),
         L.Conv2D(32, 3, padding='same', activation='relu'), L.MaxPooling2D(),
         L.Conv2D(64, 3, padding='same', activation='relu'), L.MaxPooling2D(),
@@ -49,29 +50,52 @@ def _conv_relu_pool(x: np.ndarray, k: np.ndarray, b: np.ndarray) -> np.ndarray:
     n, h, w, c = x.shape
     p = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     cols = np.concatenate([p[:, i:i+h, j:j+w] for i in range(3) for j in range(3)], axis=-1)
-    y = np.maximum(cols.reshape(-1, 9 * c) @ k.reshape(9 * c, -1) + b, 0).reshape(n, h, w, -1)
-    return y.reshape(n, h // 2, 2, w // 2, 2, -1).max(axis=(2, 4))
-
-def load_verifier(path: Path | str = VERIFIER_FILE) -> list[np.ndarray]:
-    "The verifier's weights (float32, in Keras order) from its `.npz` file."
-    path = Path(path)
-    if not path.is_file(): raise FerError(f'Face verifier weights not found: {path}')
-    with np.load(path) as z: return [z[f'w{i}'].astype(np.float32) for i in range(len(z.files))]
+    y = (cols.reshape(-1, 9 * c) @ k.reshape(9 * c, -1)).reshape(n, h, w, -1)[:, :h // 2 * 2, :w // 2 * 2]
+    y = np.maximum(y[:, 0::2], y[:, 1::2]); y = np.maximum(y[:, :, 0::2], y[:, :, 1::2])
+    return np.maximum(y + b, 0)   # adding the bias and ReLU commute with max-pooling: done on a quarter of the values
 
 def verifier_logits(weights: list[np.ndarray], crops: np.ndarray) -> np.ndarray:
-    "Face-versus-not logit of each crop from `crop_faces` (numpy forward pass)."
+    "Face-versus-not logit of each crop from `crop_faces` (numpy forward pass of the weights in Keras order)."
     x = crops
     for i in range(3): x = _conv_relu_pool(x, weights[2*i], weights[2*i + 1])
     x = np.maximum(x.reshape(len(x), -1) @ weights[6] + weights[7], 0)
     return (x @ weights[8] + weights[9]).ravel()
 
-# %% ../nbs/08_own_detector.ipynb #d847a7b1
-def fuse(rgb: np.ndarray, candidates: list[list[Detection]], weights: list[np.ndarray]) -> tuple[list[Detection], np.ndarray]:
+@dataclass
+class Verifier:
+    "A trained face-versus-not CNN: its `weights` (Keras order) and the crop it looks at."
+    weights: list[np.ndarray]
+    size: int = CROP
+    context: float = 1.
+    colour: bool = False
+    def __call__(self, rgb: np.ndarray, boxes) -> np.ndarray:
+        "The logit of each box of `rgb` (positive: a face)."
+        return verifier_logits(self.weights, crop_faces(rgb, boxes, self.size, self.context, self.colour))
+
+# %% ../nbs/08_own_detector.ipynb #b270eacb
+VERIFIER_FILES = (MODEL_DIR/'face_verifier.npz', MODEL_DIR/'face_verifier_context.npz')
+
+def save_verifier(v: Verifier, path: Path | str) -> Path:
+    "Save a verifier's weights (float16) and crop settings as `.npz`."
+    np.savez_compressed(path, crop=np.array([v.size, v.context, v.colour], np.float32),
+                        **{f'w{i}': w.astype(np.float16) for i, w in enumerate(v.weights)})
+    return Path(path)
+
+def load_verifier(path: Path | str = VERIFIER_FILES[0]) -> Verifier:
+    "A verifier (float32 weights) from its `.npz` file."
+    path = Path(path)
+    if not path.is_file(): raise FerError(f'Face verifier weights not found: {path}')
+    with np.load(path) as z:
+        size, context, colour = z['crop'].tolist()
+        return Verifier([z[f'w{i}'].astype(np.float32) for i in range(len(z.files) - 1)], int(size), context, bool(colour))
+
+# %% ../nbs/08_own_detector.ipynb #80d12c8d
+def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier]) -> tuple[list[Detection], np.ndarray]:
     "Group the calibrated `candidates` of each member detector; returns one detection and one feature row per group."
     flat = [(j, d) for j, ds in enumerate(candidates) for d in ds]
     if not flat: return [], np.zeros((0, 2 * len(candidates) + 1))
     boxes = np.array([d.box for _, d in flat]); member = np.array([j for j, _ in flat])
-    v = verifier_logits(weights, crop_faces(rgb, boxes))
+    v = np.mean([f(rgb, boxes) for f in verifiers], 0)
     near, free = iou_matrix(boxes, boxes) >= 0.5, np.ones(len(flat), bool)
     dets, feats = [], []
     for i in np.argsort(-v, kind='stable'):
@@ -93,21 +117,22 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], weights: list[np.nd
 FUSION_FILE = MODEL_DIR/'own_detector.json'
 
 class FusedDetector(Detector):
-    "Candidates of member detectors, grouped, verified by our CNN and scored by a learned fusion (`own`, `ensemble`)."
-    def __init__(self, kind: str = 'own', threshold: float | None = None, verifier: Path | str = VERIFIER_FILE):
+    "Candidates of member detectors, grouped, verified by our CNNs and scored by a learned fusion (`own`, `ensemble`)."
+    def __init__(self, kind: str = 'own', threshold: float | None = None, verifiers=VERIFIER_FILES):
         self.name = kind
         cards = json.loads(FUSION_FILE.read_text()) if FUSION_FILE.is_file() else {}
         if kind not in cards: raise FerError(f'No fusion weights for {kind!r} in {FUSION_FILE}')
         self.card = cards[kind]
         super().__init__(calibration=(0., 0., 1., 1.), threshold=self.card['threshold'] if threshold is None else threshold)
         self.members = [get_detector(m) for m in self.card['members']]
-        self.weights = load_verifier(verifier)
+        self.verifiers = [load_verifier(f) for f in verifiers]
     def raw(self, rgb):
-        return fused_detections(rgb, [m(rgb, threshold=-np.inf) for m in self.members], self.card, self.weights)
+        return fused_detections(rgb, [m(rgb, threshold=self.card['min_score']) for m in self.members], self.card, self.verifiers)
 
-def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, weights: list[np.ndarray]) -> list[Detection]:
-    "The members' `candidates` fused, each group scored by the fusion `card` (its logit)."
-    dets, feats = fuse(rgb, candidates, weights)
+def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier]) -> list[Detection]:
+    "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card` (its logit)."
+    candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
+    dets, feats = fuse(rgb, candidates, verifiers)
     scores = feats @ np.array(card['coef']) + card['intercept'] if len(dets) else []
     return [Detection(d.box, float(s), d.keypoints) for d, s in zip(dets, scores)]
 
@@ -128,16 +153,16 @@ def candidates(entry: dict, box) -> list[Detection]:
     a = np.array(entry['dets'], float).reshape(-1, 5); h, w = entry['size']
     return [Detection(clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
 
-def verifier_training_set(images_dir: Path | str, truth: dict, sweeps: dict, boxes: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    "Crops and labels (1 face, 0 not) from the photos in `truth`, their detectors' `sweeps` and calibrations `boxes`."
-    from fer_emotion.image_input import read_image
-    rng, X, y = np.random.default_rng(seed), [], []
+def training_boxes(truth: dict, sweeps: dict, boxes: dict, sizes: dict, seed: int = 0) -> dict:
+    "Boxes and labels (1 face, 0 not) on each photo of `truth` (of `sizes` `(h, w)`), from its detectors' `sweeps` and calibrations `boxes`."
+    rng, out = np.random.default_rng(seed), {}
     for name, gt in truth.items():
-        rgb = read_image((Path(images_dir)/name).read_bytes()); H, W = rgb.shape[:2]; gt = np.array(gt, float)
+        (H, W), gt = sizes[name], np.array(gt, float).reshape(-1, 4)
         cand = np.array([d.box for det, s in sweeps.items() for d in candidates(s[name], boxes[det])]).reshape(-1, 4)
-        best = iou_matrix(cand, gt).max(1) if len(cand) else np.zeros(0)
+        best = iou_matrix(cand, gt).max(1) if len(cand) and len(gt) else np.zeros(len(cand))
         keep = (best >= 0.5) | (best < 0.3)
         bx, lab = list(cand[keep]), list((best[keep] >= 0.5).astype(float))
+        far = lambda b: not len(gt) or iou_matrix([b], gt).max() < 0.3
         for g in gt:
             c, size = g[:2] + g[2:] / 2, g[2:]
             for _ in range(6):
@@ -146,44 +171,40 @@ def verifier_training_set(images_dir: Path | str, truth: dict, sweeps: dict, box
             for _ in range(3):
                 s = np.exp(rng.choice([-1, 1]) * rng.uniform(0.6, 1.2)); cc = c + rng.uniform(-0.8, 0.8, 2) * size
                 b = [*(cc - size * s / 2), *(size * s)]
-                if iou_matrix([b], gt).max() < 0.3: bx.append(b); lab.append(0.)
+                if far(b): bx.append(b); lab.append(0.)
         for _ in range(12):
             w = np.exp(rng.uniform(np.log(20), np.log(max(21, 0.8 * min(W, H))))); h = 1.35 * w
             b = [rng.uniform(0, max(1, W - w)), rng.uniform(0, max(1, H - h)), w, h]
-            if iou_matrix([b], gt).max() < 0.3: bx.append(b); lab.append(0.)
-        X.append(crop_faces(rgb, bx)); y += lab
-    X = np.concatenate(X)
-    return np.concatenate([X, X[:, :, ::-1]]), np.array(y + y, np.float32)
+            if far(b): bx.append(b); lab.append(0.)
+        out[name] = (np.array(bx, float).reshape(-1, 4), np.array(lab, np.float32))
+    return out
 
-def train_verifier(X: np.ndarray, y: np.ndarray, epochs: int = 8, seed: int = 0, validation=None):
-    "Train the verifier on crops `X` and labels `y`; returns the Keras model and its history."
+def train_verifier(photos: dict, boxes: dict, size: int = CROP, context: float = 1., colour: bool = False,
+                   epochs: int = 8, seed: int = 0) -> tuple[Verifier, dict]:
+    "Train a verifier on the crops of `boxes` (name -> boxes, labels from `training_boxes`) in `photos` (name -> RGB)."
     import keras
+    X = np.concatenate([crop_faces(photos[n], b, size, context, colour) for n, (b, _) in boxes.items()])
+    y = np.concatenate([lab for _, lab in boxes.values()])
     keras.utils.set_random_seed(seed)
-    net = build_verifier()
-    net.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True), metrics=['accuracy'])
-    hist = net.fit(X, y, batch_size=128, epochs=epochs, shuffle=True, verbose=0, validation_data=validation)
-    return net, hist.history
-
-def save_verifier(net, path: Path | str = VERIFIER_FILE) -> Path:
-    "Save the verifier's weights as float16 `.npz` (about 170 kB)."
-    np.savez_compressed(path, **{f'w{i}': w.astype(np.float16) for i, w in enumerate(net.get_weights())})
-    return Path(path)
+    net = build_verifier(size, 3 if colour else 1)
+    net.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    hist = net.fit(X, y, batch_size=128, epochs=epochs, shuffle=True, verbose=0)
+    return Verifier(net.get_weights(), size, context, colour), hist.history
 
 # %% ../nbs/08_own_detector.ipynb #6186b165
-def fit_fusion(images_dir: Path | str, truth: dict, sweeps: dict, boxes: dict, members: list[str],
-               weights: list[np.ndarray]) -> dict:
-    "Fusion card (members, logistic-regression `coef`, `intercept`, best-F1 `threshold`) fitted on `truth`'s photos."
+def fit_fusion(photos: dict, truth: dict, sweeps: dict, boxes: dict, members: list[str],
+               verifiers: Callable[[str], list[Verifier]], min_score: float = 0.2) -> dict:
+    "Fusion card (members, `min_score`, logistic-regression `coef`, `intercept`, best-F1 `threshold`) fitted on `truth`'s photos."
     from sklearn.linear_model import LogisticRegression
-    from fer_emotion.image_input import read_image
     from fer_emotion.detect_eval import pr_summary
     groups = {}
     for name in truth:
-        rgb = read_image((Path(images_dir)/name).read_bytes())
-        groups[name] = fuse(rgb, [candidates(sweeps[m][name], boxes[m]) for m in members], weights)
+        cands = [[d for d in candidates(sweeps[m][name], boxes[m]) if d.score >= min_score] for m in members]
+        groups[name] = fuse(photos[name], cands, verifiers(name))
     F = np.concatenate([f for d, f in groups.values() if len(d)])
     y = np.concatenate([match([x.box for x in d], f[:, -1], truth[n]) for n, (d, f) in groups.items() if len(d)])
     lr = LogisticRegression(max_iter=1000).fit(F, y)
     scored = {n: [Detection(x.box, float(s)) for x, s in zip(d, lr.decision_function(f) if len(d) else [])]
               for n, (d, f) in groups.items()}
-    return dict(members=list(members), coef=lr.coef_[0].round(4).tolist(), intercept=round(float(lr.intercept_[0]), 4),
-                threshold=round(pr_summary(scored, truth)['threshold'], 4))
+    return dict(members=list(members), min_score=min_score, coef=lr.coef_[0].round(4).tolist(),
+                intercept=round(float(lr.intercept_[0]), 4), threshold=round(pr_summary(scored, truth)['threshold'], 4))
