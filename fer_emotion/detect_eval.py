@@ -97,12 +97,15 @@ def evaluate_detector(boxes_csv: Path | str, images_dir: Path | str, detector: s
     return dict(detector=detector, images=len(names), faces=sum(len(truth[n]) for n in names), **res,
                 ms_per_image=float(np.mean(ms)) if ms else 0.)
 
-def time_detector(detector: str, photos: list[np.ndarray], size: tuple[int, int] | None = None) -> float:
-    "CPU milliseconds per photo (all threads of this process), after one warm-up call; `size=(w, h)` resizes first."
+def time_detector(detector: str, photos: list[np.ndarray], size: tuple[int, int] | None = None, repeats: int = 3) -> dict:
+    "Wall-clock and CPU (all threads) ms per photo, medians of `repeats` passes after a warm-up call; `size=(w, h)` resizes first."
     import cv2
     det = get_detector(detector)
     photos = [cv2.resize(p, size, interpolation=cv2.INTER_AREA) if size else p for p in photos]
     det(photos[0])
-    t = time.process_time()
-    for p in photos: det(p)
-    return 1000 * (time.process_time() - t) / len(photos)
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        for p in photos: det(p)
+        wall.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+    return dict(wall=1000 * float(np.median(wall)) / len(photos), cpu=1000 * float(np.median(cpu)) / len(photos))
