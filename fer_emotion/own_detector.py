@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Callable
 import cv2
@@ -90,12 +91,18 @@ def load_verifier(path: Path | str = VERIFIER_FILES[0]) -> Verifier:
         return Verifier([z[f'w{i}'].astype(np.float32) for i in range(len(z.files) - 1)], int(size), context, bool(colour))
 
 # %% ../nbs/08_own_detector.ipynb #80d12c8d
+@cache
+def _blas():
+    "The controller of numpy's BLAS threads (made once: finding the libraries takes a few ms)."
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
 def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier]) -> tuple[list[Detection], np.ndarray]:
     "Group the calibrated `candidates` of each member detector; returns one detection and one feature row per group."
     flat = [(j, d) for j, ds in enumerate(candidates) for d in ds]
     if not flat: return [], np.zeros((0, 2 * len(candidates) + 1))
     boxes = np.array([d.box for _, d in flat]); member = np.array([j for j, _ in flat])
-    v = np.mean([f(rgb, boxes) for f in verifiers], 0)
+    with _blas().limit(limits=1, user_api='blas'): v = np.mean([f(rgb, boxes) for f in verifiers], 0)
     near, free = iou_matrix(boxes, boxes) >= 0.5, np.ones(len(flat), bool)
     dets, feats = [], []
     for i in np.argsort(-v, kind='stable'):
