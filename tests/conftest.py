@@ -7,15 +7,13 @@ import pytest
 import streamlit_webrtc  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT/'tools')]
 from fer_emotion.core import data_dir, has_data
+from build_docs import all_notebooks as notebooks   # the site's pages: one rule for the docs and the tests
 
 # Cells marked `#| data` need the development data; they run only where it is present.
 NB_FLAGS = ['data'] if has_data('fer2013') else []
 NO_DATA = f'development data not found at {data_dir()} (set FER_EMOTION_DATA to its folder)'
-
-def notebooks() -> list[Path]:
-    return sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 def pytest_report_header(config):
     return f'fer_emotion data: {data_dir()} ({"found" if NB_FLAGS else "ABSENT: data-dependent notebook cells and tests are skipped"})'

@@ -45,7 +45,8 @@ def execute(fn: Path, flags: set) -> nbformat.NotebookNode:
 
 def all_notebooks() -> list[Path]:
     "Every page of the site: the notebooks in `nbs/`, in reading order."
-    return sorted(p for p in get_config().nbs_path.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    nbs = get_config(path=Path(__file__).resolve().parents[1]).nbs_path
+    return sorted(p for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 def nav_cell(pages: list[Path], current: Path):
     links = ' · '.join(f'**{p.stem}**' if p == current else f'[{p.stem}]({p.stem}.html)' for p in pages)
