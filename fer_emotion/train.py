@@ -142,10 +142,10 @@ def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_ep
     for name, path in stages.items():
         em = EmotionModel(path)
         for tta in (False, True):
-            logits[name] = z = em.logits(Xv, tta=tta)
+            logits[name, tta] = z = em.logits(Xv, tta=tta)
             report[f'{name}{"_tta" if tta else ""}'] = float((z.argmax(1) == yv).mean())
     best = max(stages, key=lambda s: report[f'{s}_tta'])
-    t = fit_temperature(logits[best], yv)
+    t = fit_temperature(logits[best, True], yv)   # the app predicts with flip TTA
     save_weights(load_model(stages[best]), dest, temperature=t, stage=best, validation_accuracy=report,
                  trained_on='FER-2013 train/ (28,709 images)', selected_on='FER-2013 validation/ (PublicTest)')
     (out/'report.json').write_text(json.dumps(dict(report, temperature=t, stage=best), indent=1))
