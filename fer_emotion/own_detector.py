@@ -100,7 +100,7 @@ def _blas():
 def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier]) -> tuple[list[Detection], np.ndarray]:
     "Group the calibrated `candidates` of each member detector; returns one detection and one feature row per group."
     flat = [(j, d) for j, ds in enumerate(candidates) for d in ds]
-    if not flat: return [], np.zeros((0, 2 * len(candidates) + 1))
+    if not flat: return [], np.zeros((0, 2 * len(candidates) + 2))
     boxes = np.array([d.box for _, d in flat]); member = np.array([j for j, _ in flat])
     with _blas().limit(limits=1, user_api='blas'): v = np.mean([f(rgb, boxes) for f in verifiers], 0)
     near, free = iou_matrix(boxes, boxes) >= 0.5, np.ones(len(flat), bool)
@@ -112,10 +112,11 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Ver
             c = np.where(free & near[i] & (member == j))[0]
             if j != member[i] and len(c): group.append(c[np.argmax(v[c])])
         free[near[i]] = False
-        f = np.zeros(2 * len(candidates) + 1); f[-1] = v[i]
+        f = np.zeros(2 * len(candidates) + 2); f[-2] = v[i]
         for g in group: f[2 * member[g]], f[2 * member[g] + 1] = 1., flat[g][1].score
         w = np.exp((v[group] - v[i]) / 2)
         box = tuple((boxes[group] * w[:, None]).sum(0) / w.sum())
+        f[-1] = np.log(max(box[3], 1.) / max(rgb.shape[:2]))
         kp = next((flat[g][1].keypoints for g in group if flat[g][1].keypoints), None)
         dets.append(Detection(box, float(v[i]), kp)); feats.append(f)
     return dets, np.array(feats)
@@ -209,7 +210,7 @@ def fit_fusion(photos: dict, truth: dict, sweeps: dict, boxes: dict, members: li
         cands = [[d for d in candidates(sweeps[m][name], boxes[m]) if d.score >= min_score] for m in members]
         groups[name] = fuse(photos[name], cands, verifiers(name))
     F = np.concatenate([f for d, f in groups.values() if len(d)])
-    y = np.concatenate([match([x.box for x in d], f[:, -1], truth[n]) for n, (d, f) in groups.items() if len(d)])
+    y = np.concatenate([match([x.box for x in d], f[:, -2], truth[n]) for n, (d, f) in groups.items() if len(d)])
     lr = LogisticRegression(max_iter=1000).fit(F, y)
     scored = {n: [Detection(x.box, float(s)) for x, s in zip(d, lr.decision_function(f) if len(d) else [])]
               for n, (d, f) in groups.items()}

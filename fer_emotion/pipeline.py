@@ -64,9 +64,9 @@ class Recognizer:
         self.landmarker = get_landmarker(landmarker) if landmarker else None
         detect_faces(np.zeros((64, 64, 3), np.uint8), detector)   # load the detector now, not on the first photo
 
-    def _crop(self, rgb: np.ndarray, box) -> tuple[np.ndarray, np.ndarray | None, bool, str]:
-        "The 48x48 face for `box`: the box crop, or aligned from its landmarks when `align` and they allow it."
-        pts = self.landmarker.landmarks(rgb, box) if self.landmarker else None
+    def _crop(self, rgb: np.ndarray, box, landmarks: bool = False) -> tuple[np.ndarray, np.ndarray | None, bool, str]:
+        "The 48x48 face for `box` (and its landmarks if asked): the box crop, or aligned from its landmarks when `align`."
+        pts = self.landmarker.landmarks(rgb, box) if self.landmarker and (self.align or landmarks) else None
         if not self.align: return crop_face(rgb, box)[0], pts, False, ''
         if pts is None:
             note = 'landmarks not found: classified from the unaligned box crop' if self.landmarker else ''
@@ -75,13 +75,13 @@ class Recognizer:
         except FerError as e: return crop_face(rgb, box)[0], pts, False, f'{e} Classified from the unaligned box crop.'
 
     def __call__(self, image: str | Path | bytes | np.ndarray, threshold: float | None = None,
-                 uncertainty: float | None = None) -> list[Face]:
-        "Every face in `image`, most confident first; `threshold` and `uncertainty` override the defaults for this call."
+                 uncertainty: float | None = None, landmarks: bool = False) -> list[Face]:
+        "Every face in `image`, most confident first; `threshold`, `uncertainty` override the defaults; `landmarks` adds them."
         rgb = load_rgb(image)
         uncertainty = self.uncertainty if uncertainty is None else uncertainty
         dets = detect_faces(rgb, self.detector, self.threshold if threshold is None else threshold)
         if not dets: return []
-        crops = [self._crop(rgb, d.box) for d in dets]
+        crops = [self._crop(rgb, d.box, landmarks) for d in dets]
         probs = self.model.predict_proba(np.stack([c[0] for c in crops]), tta=self.tta)
         return [Face(box=tuple(map(float, d.box)), score=float(d.score), emotion=LABELS[int(p.argmax())],
                      probabilities=dict(zip(LABELS, map(float, p))), uncertain=bool(p.max() < uncertainty),

@@ -80,7 +80,7 @@ def analyse(name: str, data: bytes, opts: dict) -> list[dict]:
     try:
         rgb = read_image(data)
         rec = recognizer(opts['detector'])
-        faces = rec(rgb, threshold=opts['threshold'], uncertainty=opts['uncertainty'])
+        faces = rec(rgb, threshold=opts['threshold'], uncertainty=opts['uncertainty'], landmarks=opts['landmarks'])
     except FerError as e:
         st.error(f'{name}: {e}')
         return []
