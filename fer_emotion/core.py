@@ -9,7 +9,8 @@ from importlib.resources import files
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['LABELS', 'ALIASES', 'PACKAGE_DIR', 'PROJECT_DIR', 'MODEL_DIR', 'FerError', 'label_index', 'data_dir', 'has_data']
+__all__ = ['LABELS', 'ALIASES', 'PACKAGE_DIR', 'PROJECT_DIR', 'MODEL_DIR', 'FerError', 'label_index', 'data_dir', 'has_data',
+           'work_dir']
 
 # %% ../nbs/00_core.ipynb #df0315a0
 LABELS: tuple[str, ...] = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')
@@ -41,3 +42,10 @@ def data_dir() -> Path:
 def has_data(*parts: str) -> bool:
     "Whether `data_dir()/parts` exists (the datasets are not shipped; users download them)."
     return data_dir().joinpath(*parts).exists()
+
+def work_dir(*parts: str) -> Path:
+    "Folder for intermediate results of long jobs (detector sweeps, training runs): `$FER_EMOTION_WORK`, else `runs/`."
+    env = os.environ.get('FER_EMOTION_WORK')
+    d = (Path(env) if env else PROJECT_DIR/'runs').joinpath(*parts)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
