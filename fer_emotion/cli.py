@@ -72,9 +72,9 @@ def cmd_predict(a) -> int:
     return 1 if any(r['error'] for r in results) else 0
 
 def cmd_detectors(a) -> int:
-    "The face detector backends and which one is the default."
-    from fer_emotion.detect import DETECTORS, DEFAULT_DETECTOR
-    for name in DETECTORS: print(f"{name}{'  (default)' if name == DEFAULT_DETECTOR else ''}")
+    "The face detector backends that can run here, the default first, each with what it is good for."
+    from fer_emotion.detect import DEFAULT_DETECTOR, usable_detectors
+    for name, text in usable_detectors().items(): print(f"{name:18s} {text}{'  (default)' if name == DEFAULT_DETECTOR else ''}")
     return 0
 
 def cmd_detect_eval(a) -> int:
@@ -82,7 +82,10 @@ def cmd_detect_eval(a) -> int:
     from fer_emotion.detect_eval import evaluate_detector
     kw = dict(detector=a.detector) if a.detector else {}
     res = evaluate_detector(a.boxes, a.images, **kw)
-    _print_json(res) if a.json else print(' '.join(f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items()))
+    if a.json: _print_json(res); return 0
+    print(' '.join(f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items() if k != 'by_size'))
+    for kind, buckets in res['by_size'].items():
+        print(f'recall by {kind}: ' + ', '.join(f"{b} {v['recall']:.2f} ({v['faces']})" for b, v in buckets.items()))
     return 0
 
 def cmd_landmarks_eval(a) -> int:

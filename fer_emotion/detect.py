@@ -14,10 +14,10 @@ import numpy as np
 from .core import FerError, MODEL_DIR
 
 # %% auto #0
-__all__ = ['CALIBRATION_FILE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR', 'Detection',
-           'iou_matrix', 'match', 'load_calibration', 'calibrate', 'clip_box', 'check_rgb', 'Detector', 'Haar',
-           'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace', 'Mtcnn', 'YuNet',
-           'get_detector', 'detect_faces']
+__all__ = ['CALIBRATION_FILE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR', 'DESCRIPTIONS',
+           'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box', 'check_rgb',
+           'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace', 'Mtcnn',
+           'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
 @dataclass
@@ -37,21 +37,25 @@ def iou_matrix(a, b) -> np.ndarray:
     union = a[:, None, 2] * a[:, None, 3] + b[:, 2] * b[:, 3] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.)
 
-def match(boxes, scores, truth, iou: float = 0.5) -> np.ndarray:
-    "True for each detection that is a true positive under greedy one-to-one matching by score at IoU >= `iou`."
-    tp = np.zeros(len(boxes), bool)
-    if len(boxes) == 0 or len(truth) == 0: return tp
+def assign(boxes, scores, truth, iou: float = 0.5) -> np.ndarray:
+    "Index of the true box each detection matches (-1: none) under greedy one-to-one matching by score at IoU >= `iou`."
+    out = np.full(len(boxes), -1)
+    if len(boxes) == 0 or len(truth) == 0: return out
     m, free = iou_matrix(boxes, truth), np.ones(len(truth), bool)
     for i in np.argsort(-np.asarray(scores, float), kind='stable'):
         cand = np.where(free, m[i], -1.); j = cand.argmax()
-        if cand[j] >= iou: tp[i], free[j] = True, False
-    return tp
+        if cand[j] >= iou: out[i], free[j] = j, False
+    return out
+
+def match(boxes, scores, truth, iou: float = 0.5) -> np.ndarray:
+    "True for each detection that is a true positive under greedy one-to-one matching by score at IoU >= `iou`."
+    return assign(boxes, scores, truth, iou) >= 0
 
 # %% ../nbs/07_detect.ipynb #befb60d9
 CALIBRATION_FILE = MODEL_DIR/'detector_calibration.json'
 
 def load_calibration(path: Path | str = CALIBRATION_FILE) -> dict:
-    "Per-backend box correction `box` (dx, dy, sw, sh) and operating `threshold`, learned on development photos."
+    "Per-backend box correction `box` (dx, dy, sw, sh), score map `score` (a, b) and `threshold`, learned on development photos."
     path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -76,26 +80,36 @@ def check_rgb(rgb) -> None:
                        f'{getattr(rgb, "shape", "")}')
 
 class Detector:
-    "A face-detection backend: `raw(rgb)` gives its uncalibrated candidates; calling it gives the final faces."
+    "A face-detection backend: `raw(rgb)` gives its own candidates; calling it gives faces scored by P(face)."
     name, default_threshold = 'base', 0.5
     def __init__(self, calibration=None, threshold: float | None = None):
         card = load_calibration().get(self.name, {})
         self.calibration = tuple(calibration if calibration is not None else card.get('box', (0., 0., 1., 1.)))
+        self.score_map = card.get('score')   # (a, b): P(face) = sigmoid(a * score + b); None: scores already P(face)
         self.threshold = threshold if threshold is not None else card.get('threshold', self.default_threshold)
         self.lock = threading.Lock()
 
     def raw(self, rgb: np.ndarray) -> list[Detection]: raise NotImplementedError
 
-    def __call__(self, rgb: np.ndarray, threshold: float | None = None) -> list[Detection]:
+    def boxes(self, rgb: np.ndarray) -> list[Detection]:
+        "Every candidate: its box calibrated and clipped to the image, its score the backend's own (what a fusion hears)."
         check_rgb(rgb)
         with self.lock: dets = self.raw(rgb)
-        t = self.threshold if threshold is None else threshold
-        dets = [d for d in dets if d.score >= t]
         if not dets: return []
         h, w = rgb.shape[:2]
-        boxes = calibrate([d.box for d in dets], self.calibration)
-        out = [replace(d, box=clip_box(b, w, h)) for d, b in zip(dets, boxes)]
-        return sorted([d for d in out if d.box[2] > 0 and d.box[3] > 0], key=lambda d: -d.score)
+        out = [replace(d, box=clip_box(b, w, h)) for d, b in zip(dets, calibrate([d.box for d in dets], self.calibration))]
+        return [d for d in out if d.box[2] > 0 and d.box[3] > 0]
+
+    def probability(self, score: float) -> float:
+        "The backend's `score` as the probability that its box is a true face."
+        if self.score_map is None: return float(score)
+        a, b = self.score_map
+        return float(1 / (1 + np.exp(-np.clip(a * score + b, -50, 50))))
+
+    def __call__(self, rgb: np.ndarray, threshold: float | None = None) -> list[Detection]:
+        t = self.threshold if threshold is None else threshold
+        out = [replace(d, score=self.probability(d.score)) for d in self.boxes(rgb)]
+        return sorted([d for d in out if d.score >= t], key=lambda d: -d.score)
 
 # %% ../nbs/07_detect.ipynb #bfbb8c99
 class Haar(Detector):
@@ -169,26 +183,30 @@ def nms(boxes, scores, iou: float = 0.4) -> list[int]:
 
 # %% ../nbs/07_detect.ipynb #2ef96dd0
 class BlazeFace(Detector):
-    "MediaPipe's short-range BlazeFace run by OpenCV on the photo resized to a longer side of `size` px."
+    "MediaPipe's short-range BlazeFace run by OpenCV on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px."
     default_threshold = 0.5
-    def __init__(self, size: int = 256, **kw):
-        self.name, self.size = f'blazeface_{size}', size
+    def __init__(self, size: int = 256, pad: float = 0., **kw):
+        self.name, self.size, self.pad = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad
         super().__init__(**kw)
         import importlib.util
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
         self.nets = {}   # one network per input shape: reshaping one network costs more than running it
     def raw(self, rgb):
+        p = round(self.pad * max(rgb.shape[:2]))
+        if p: rgb = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(128, 128, 128))
         H, W = rgb.shape[:2]; s = self.size / max(H, W)
-        w, h = round(W * s), round(H * s); pad = np.zeros((-(-h // 16) * 16, -(-w // 16) * 16, 3), np.uint8)
-        pad[:h, :w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-        if pad.shape not in self.nets: self.nets[pad.shape] = cv2.dnn.readNetFromTFLite(str(self.file))
-        net = self.nets[pad.shape]
-        net.setInput(cv2.dnn.blobFromImage(pad, 1 / 127.5, mean=(127.5,) * 3))
+        w, h = max(1, round(W * s)), max(1, round(H * s)); x = np.zeros((-(-h // 16) * 16, -(-w // 16) * 16, 3), np.uint8)
+        x[:h, :w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        if x.shape not in self.nets:
+            if len(self.nets) >= 32: self.nets.pop(next(iter(self.nets)))   # bounded: photos come in many shapes
+            self.nets[x.shape] = cv2.dnn.readNetFromTFLite(str(self.file))
+        net = self.nets[x.shape]
+        net.setInput(cv2.dnn.blobFromImage(x, 1 / 127.5, mean=(127.5,) * 3))
         logit, reg = net.forward(['classificators', 'regressors'])
         score = 1 / (1 + np.exp(-np.clip(logit.ravel(), -50, 50))); keep = score >= 0.1
-        reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*pad.shape[:2])[keep], 8); score = score[keep]
-        boxes = np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2, reg[:, 2:4]] / s
-        points = (reg[:, 4:] + a[:, 4:]) / s
+        reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*x.shape[:2])[keep], 8); score = score[keep]
+        boxes = np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2, reg[:, 2:4]] / s - [p, p, 0, 0]
+        points = (reg[:, 4:] + a[:, 4:]) / s - p
         return [Detection(tuple(map(float, boxes[i])), float(score[i]), {k: tuple(map(float, points[i, 2*j:2*j + 2]))
                 for j, k in enumerate(MEDIAPIPE_KEYPOINTS)}) for i in nms(boxes, score)]
 
@@ -234,7 +252,8 @@ def _ensemble(**kw):
 DETECTORS: dict[str, Callable[..., Detector]] = {
     'haar': Haar, 'dlib_hog': DlibHog, 'dlib_mmod': DlibMmod,
     'mediapipe_short': lambda **kw: MediaPipe(0, **kw), 'mediapipe_full': lambda **kw: MediaPipe(1, **kw),
-    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384)},
+    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512)},
+    'blazeface_128_pad': partial(BlazeFace, 128, 0.2),
     'mtcnn': Mtcnn, 'yunet': YuNet, 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'
 
@@ -248,6 +267,27 @@ def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
     with _cache_lock:
         if key not in _cache: _cache[key] = DETECTORS[name](**options)
         return _cache[key]
+
+DESCRIPTIONS = {
+    'own': 'Ours: BlazeFace at three scales, each face confirmed by our own CNN; fast and good at every face size',
+    'ensemble': 'Ours with MTCNN added: the most accurate, about five times slower',
+    'mtcnn': 'MTCNN: accurate, finds faces from 20 px, slow (TensorFlow)',
+    'blazeface_128_pad': "MediaPipe's BlazeFace on the photo framed in grey: close-ups and selfies",
+    'blazeface_128': "MediaPipe's BlazeFace at 128 px: large faces only, fastest",
+    'blazeface_256': "MediaPipe's BlazeFace at 256 px: faces from about a tenth of the photo",
+    'blazeface_384': "MediaPipe's BlazeFace at 384 px: smaller faces",
+    'blazeface_512': "MediaPipe's BlazeFace at 512 px: group photos",
+    'mediapipe_short': "MediaPipe's short-range graph (selfie distance)",
+    'mediapipe_full': "MediaPipe's full-range graph (up to about 5 m)",
+    'dlib_hog': "dlib's HOG detector: frontal faces of about 40 px and more",
+    'dlib_mmod': "dlib's CNN (MMOD): robust, takes seconds a photo",
+    'haar': "OpenCV's Haar cascade (2001): the classic, many false faces",
+    'yunet': "OpenCV's YuNet, from the model file you gave (FER_EMOTION_YUNET)"}
+
+def usable_detectors() -> dict[str, str]:
+    "The backends that can run here, best first, each with its one-line description (YuNet only when its file is given)."
+    has_yunet = Path(os.environ.get('FER_EMOTION_YUNET', '')).is_file()
+    return {n: d for n, d in DESCRIPTIONS.items() if n != 'yunet' or has_yunet}
 
 def detect_faces(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> list[Detection]:
     "Faces in an RGB uint8 image, surest first: calibrated (forehead-to-chin) boxes clipped to the image."

@@ -4,20 +4,18 @@
 
 # %% ../nbs/08_own_detector.ipynb #f0ed9dd5
 from __future__ import annotations
-import json, time
+import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Callable
 import cv2
 import numpy as np
 from .core import FerError, MODEL_DIR
-from .detect import Detection, Detector, calibrate, get_detector, iou_matrix, match
+from .detect import Detection, Detector, get_detector, iou_matrix
 
 # %% auto #0
-__all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'build_verifier', 'verifier_logits', 'Verifier',
-           'save_verifier', 'load_verifier', 'fuse', 'FusedDetector', 'fused_detections', 'sweep', 'candidates',
-           'training_boxes', 'train_verifier', 'fit_fusion']
+__all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'verifier_logits', 'Verifier', 'save_verifier', 'load_verifier',
+           'fuse', 'FusedDetector', 'fused_detections']
 
 # %% ../nbs/08_own_detector.ipynb #7d66ab6a
 CROP = 32
@@ -36,16 +34,6 @@ def crop_faces(rgb: np.ndarray, boxes, size: int = CROP, context: float = 1., co
     return out
 
 # %% ../nbs/08_own_detector.ipynb #87964bb5
-def build_verifier(size: int = CROP, channels: int = 1):
-    "The Keras verifier network for `size` x `size` crops of `channels` channels (used only to train it)."
-    import keras
-    L = keras.layers
-    return keras.Sequential([keras.Input((size, size, channels)), L.RandomFlip('horizontal'),
-        L.Conv2D(16, 3, padding='same', activation='relu'), L.MaxPooling2D(),
-        L.Conv2D(32, 3, padding='same', activation='relu'), L.MaxPooling2D(),
-        L.Conv2D(64, 3, padding='same', activation='relu'), L.MaxPooling2D(),
-        L.Flatten(), L.Dropout(0.3), L.Dense(64, activation='relu'), L.Dense(1)])
-
 def _conv_relu_pool(x: np.ndarray, k: np.ndarray, b: np.ndarray) -> np.ndarray:
     "3x3 'same' convolution, ReLU and 2x2 max-pooling of `x` `(n, h, w, c)` with kernel `k` `(3, 3, c, f)`."
     n, h, w, c = x.shape
@@ -74,7 +62,7 @@ class Verifier:
         return verifier_logits(self.weights, crop_faces(rgb, boxes, self.size, self.context, self.colour))
 
 # %% ../nbs/08_own_detector.ipynb #b270eacb
-VERIFIER_FILES = (MODEL_DIR/'face_verifier.npz', MODEL_DIR/'face_verifier_context.npz')
+VERIFIER_FILES = (MODEL_DIR/'face_verifier.npz',)
 
 def save_verifier(v: Verifier, path: Path | str) -> Path:
     "Save a verifier's weights (float16) and crop settings as `.npz`."
@@ -100,7 +88,7 @@ def _blas():
 def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier]) -> tuple[list[Detection], np.ndarray]:
     "Group the calibrated `candidates` of each member detector; returns one detection and one feature row per group."
     flat = [(j, d) for j, ds in enumerate(candidates) for d in ds]
-    if not flat: return [], np.zeros((0, 2 * len(candidates) + 2))
+    if not flat: return [], np.zeros((0, 2 * len(candidates) + 1))
     boxes = np.array([d.box for _, d in flat]); member = np.array([j for j, _ in flat])
     with _blas().limit(limits=1, user_api='blas'): v = np.mean([f(rgb, boxes) for f in verifiers], 0)
     near, free = iou_matrix(boxes, boxes) >= 0.5, np.ones(len(flat), bool)
@@ -112,11 +100,10 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Ver
             c = np.where(free & near[i] & (member == j))[0]
             if j != member[i] and len(c): group.append(c[np.argmax(v[c])])
         free[near[i]] = False
-        f = np.zeros(2 * len(candidates) + 2); f[-2] = v[i]
+        f = np.zeros(2 * len(candidates) + 1); f[-1] = v[i]
         for g in group: f[2 * member[g]], f[2 * member[g] + 1] = 1., flat[g][1].score
         w = np.exp((v[group] - v[i]) / 2)
         box = tuple((boxes[group] * w[:, None]).sum(0) / w.sum())
-        f[-1] = np.log(max(box[3], 1.) / max(rgb.shape[:2]))
         kp = next((flat[g][1].keypoints for g in group if flat[g][1].keypoints), None)
         dets.append(Detection(box, float(v[i]), kp)); feats.append(f)
     return dets, np.array(feats)
@@ -132,87 +119,15 @@ class FusedDetector(Detector):
         if kind not in cards: raise FerError(f'No fusion weights for {kind!r} in {FUSION_FILE}')
         self.card = cards[kind]
         super().__init__(calibration=(0., 0., 1., 1.), threshold=self.card['threshold'] if threshold is None else threshold)
+        self.score_map = None   # the fusion's output is already P(face)
         self.members = [get_detector(m) for m in self.card['members']]
         self.verifiers = [load_verifier(f) for f in verifiers]
     def raw(self, rgb):
-        return fused_detections(rgb, [m(rgb, threshold=self.card['min_score']) for m in self.members], self.card, self.verifiers)
+        return fused_detections(rgb, [m.boxes(rgb) for m in self.members], self.card, self.verifiers)
 
 def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier]) -> list[Detection]:
-    "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card` (its logit)."
+    "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card`: P(face)."
     candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
     dets, feats = fuse(rgb, candidates, verifiers)
-    scores = feats @ np.array(card['coef']) + card['intercept'] if len(dets) else []
+    scores = 1 / (1 + np.exp(-(feats @ np.array(card['coef']) + card['intercept']))) if len(dets) else []
     return [Detection(d.box, float(s), d.keypoints) for d, s in zip(dets, scores)]
-
-# %% ../nbs/08_own_detector.ipynb #253a4793
-def sweep(detector: Detector, images_dir: Path | str, names: list[str]) -> dict:
-    "Uncalibrated candidates `[x, y, w, h, score]` of `detector` on each photo of `names`, with its size and ms."
-    from fer_emotion.image_input import read_image
-    out = {}
-    for n in names:
-        rgb = read_image((Path(images_dir)/n).read_bytes())
-        t = time.perf_counter(); dets = detector.raw(rgb); ms = 1000 * (time.perf_counter() - t)
-        out[n] = dict(ms=ms, size=list(rgb.shape[:2]), dets=[[*map(float, d.box), d.score] for d in dets])
-    return out
-
-def candidates(entry: dict, box) -> list[Detection]:
-    "A sweep entry's candidates, calibrated with `box` and clipped, as detections."
-    from fer_emotion.detect import clip_box
-    a = np.array(entry['dets'], float).reshape(-1, 5); h, w = entry['size']
-    return [Detection(clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
-
-def training_boxes(truth: dict, sweeps: dict, boxes: dict, sizes: dict, seed: int = 0) -> dict:
-    "Boxes and labels (1 face, 0 not) on each photo of `truth` (of `sizes` `(h, w)`), from its detectors' `sweeps` and calibrations `boxes`."
-    rng, out = np.random.default_rng(seed), {}
-    for name, gt in truth.items():
-        (H, W), gt = sizes[name], np.array(gt, float).reshape(-1, 4)
-        cand = np.array([d.box for det, s in sweeps.items() for d in candidates(s[name], boxes[det])]).reshape(-1, 4)
-        best = iou_matrix(cand, gt).max(1) if len(cand) and len(gt) else np.zeros(len(cand))
-        keep = (best >= 0.5) | (best < 0.3)
-        bx, lab = list(cand[keep]), list((best[keep] >= 0.5).astype(float))
-        far = lambda b: not len(gt) or iou_matrix([b], gt).max() < 0.3
-        for g in gt:
-            c, size = g[:2] + g[2:] / 2, g[2:]
-            for _ in range(6):
-                s = np.exp(rng.normal(0, 0.08)); cc = c + rng.normal(0, 0.06, 2) * size
-                bx.append([*(cc - size * s / 2), *(size * s)]); lab.append(1.)
-            for _ in range(3):
-                s = np.exp(rng.choice([-1, 1]) * rng.uniform(0.6, 1.2)); cc = c + rng.uniform(-0.8, 0.8, 2) * size
-                b = [*(cc - size * s / 2), *(size * s)]
-                if far(b): bx.append(b); lab.append(0.)
-        for _ in range(12):
-            w = np.exp(rng.uniform(np.log(20), np.log(max(21, 0.8 * min(W, H))))); h = 1.35 * w
-            b = [rng.uniform(0, max(1, W - w)), rng.uniform(0, max(1, H - h)), w, h]
-            if far(b): bx.append(b); lab.append(0.)
-        out[name] = (np.array(bx, float).reshape(-1, 4), np.array(lab, np.float32))
-    return out
-
-def train_verifier(photos: dict, boxes: dict, size: int = CROP, context: float = 1., colour: bool = False,
-                   epochs: int = 8, seed: int = 0) -> tuple[Verifier, dict]:
-    "Train a verifier on the crops of `boxes` (name -> boxes, labels from `training_boxes`) in `photos` (name -> RGB)."
-    import keras
-    X = np.concatenate([crop_faces(photos[n], b, size, context, colour) for n, (b, _) in boxes.items()])
-    y = np.concatenate([lab for _, lab in boxes.values()])
-    keras.utils.set_random_seed(seed)
-    net = build_verifier(size, 3 if colour else 1)
-    net.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
-    hist = net.fit(X, y, batch_size=128, epochs=epochs, shuffle=True, verbose=0)
-    return Verifier(net.get_weights(), size, context, colour), hist.history
-
-# %% ../nbs/08_own_detector.ipynb #6186b165
-def fit_fusion(photos: dict, truth: dict, sweeps: dict, boxes: dict, members: list[str],
-               verifiers: Callable[[str], list[Verifier]], min_score: float = 0.2) -> dict:
-    "Fusion card (members, `min_score`, logistic-regression `coef`, `intercept`, best-F1 `threshold`) fitted on `truth`'s photos."
-    from sklearn.linear_model import LogisticRegression
-    from fer_emotion.detect_eval import pr_summary
-    groups = {}
-    for name in truth:
-        cands = [[d for d in candidates(sweeps[m][name], boxes[m]) if d.score >= min_score] for m in members]
-        groups[name] = fuse(photos[name], cands, verifiers(name))
-    F = np.concatenate([f for d, f in groups.values() if len(d)])
-    y = np.concatenate([match([x.box for x in d], f[:, -2], truth[n]) for n, (d, f) in groups.items() if len(d)])
-    lr = LogisticRegression(max_iter=1000).fit(F, y)
-    scored = {n: [Detection(x.box, float(s)) for x, s in zip(d, lr.decision_function(f) if len(d) else [])]
-              for n, (d, f) in groups.items()}
-    return dict(members=list(members), min_score=min_score, coef=lr.coef_[0].round(4).tolist(),
-                intercept=round(float(lr.intercept_[0]), 4), threshold=round(pr_summary(scored, truth)['threshold'], 4))

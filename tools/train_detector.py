@@ -1,31 +1,23 @@
-"""Retrain our face detector from scratch: one command for the full-scale cells that the test suite skips.
+"""Retrain our face detector from scratch, in one command: `detect_train.train_detector` on every stress set.
 
-Runs every cell, the `#| eval: false` ones included, of
-1. `09_detector_comparison` up to its calibration cell: each backend swept over FDDB folds 1-4 (the sweeps are kept in
-   /tmp/detector_sweeps; about 40 minutes on 2 cores the first time, dlib's MMOD most of it) and the box calibrations;
-2. `08_own_detector`: the verifiers (each fold left out in turn, then all four folds), the fusion cards and the
-   cross-validated boxes (about 25 minutes on 2 cores);
-3. `09_detector_comparison` in full: the comparison table, curves and timings in `nbs/figures/`.
+Sweeps every backend over the stress sets (kept in `$FER_EMOTION_WORK/sweeps`, by default `runs/sweeps`; a few hours
+on 2 cores the first time, dlib's MMOD and MTCNN most of it), fits each backend's box and score calibration, trains
+the verifier with its four-fold cross-validation and the fusion cards, and writes `fer_emotion/models/
+face_verifier.npz`, `own_detector.json`, `detector_calibration.json` and the cross-validated boxes that
+`09_detector_comparison` counts. YuNet joins when its ONNX file is found (`$FER_EMOTION_YUNET`, else
+`../shared/models/face_detection_yunet.onnx`).
 
-Usage: python tools/train_detector.py   (needs the development data; YuNet's file in ../shared/models for the comparison)
+Usage: python tools/train_detector.py   (needs the development data)
 """
-from pathlib import Path
-from execnb.shell import CaptureShell
-from fastcore.xtras import working_directory
-from nbdev.frontmatter import FrontmatterProc
-from nbdev.process import NBProcessor
-
-NBS = Path(__file__).resolve().parents[1]/'nbs'
-
-def run(name: str, until: str | None = None) -> None:
-    "Run every code cell of notebook `name`, stopping after the first cell whose source contains `until`."
-    fn = NBS/f'{name}.ipynb'
-    nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
-    if until: nb.cells = nb.cells[:next(i for i, c in enumerate(nb.cells) if until in c.source) + 1]
-    with working_directory(NBS): CaptureShell(fn).run_all(nb, exc_stop=True)
-    print(f'ran {name}' + (f' up to the cell with {until!r}' if until else ''), flush=True)
+import os
+from fer_emotion.core import data_dir
 
 if __name__ == '__main__':
-    run('09_detector_comparison', until='CALIBRATION_FILE.write_text')
-    run('08_own_detector')
-    run('09_detector_comparison')
+    os.environ.setdefault('FER_EMOTION_YUNET', str(data_dir().parent/'models'/'face_detection_yunet.onnx'))
+    from fer_emotion.detect_data import stress_sets
+    from fer_emotion.detect_train import BACKENDS, KINDS, train_detector
+    has_yunet = os.path.isfile(os.environ['FER_EMOTION_YUNET'])
+    backends = [b for b in BACKENDS if has_yunet or b != 'yunet']
+    kinds = {k: m for k, m in KINDS.items() if has_yunet or 'yunet' not in m}
+    res = train_detector(stress_sets(), backends, kinds)
+    for kind, card in res['fusion'].items(): print(kind, card, flush=True)
