@@ -70,29 +70,34 @@ def _overlap(a, b) -> float:
     return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
+def place_labels(rects, sizes, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Where each box's label goes, `(x0, y0, x1, y1)`: of the spots above the box, below it or inside it (left or right
+    aligned), kept inside the image, the one covering the least of the labels already placed and of the other boxes."""
+    placed = []
+    for i, ((x0, y0, x1, y1), (lw, lh)) in enumerate(zip(rects, sizes)):
+        spots = [(x0, y0 - lh), (x0, y1), (x0, y0), (x1 - lw, y0 - lh), (x1 - lw, y1), (x1 - lw, y1 - lh), (x0, y1 - lh)]
+        best, cost = None, None
+        for k, (lx, ly) in enumerate(spots):
+            lx, ly = min(max(lx, 0), max(width - lw, 0)), min(max(ly, 0), max(height - lh, 0))
+            rect = (lx, ly, lx + lw, ly + lh)
+            c = (10 * sum(_overlap(rect, p) for p in placed)
+                 + sum(_overlap(rect, o) for j, o in enumerate(rects) if j != i) + k)
+            if cost is None or c < cost: best, cost = rect, c
+        placed.append(best)
+    return placed
+
+
 def draw(rgb: np.ndarray, boxes, labels, colours, points=None) -> np.ndarray:
-    """A copy of `rgb` with each box drawn and its label placed where it covers the fewest other labels and boxes:
-    above the box, below it, or inside it (left or right aligned)."""
+    "A copy of `rgb` with each box and its label drawn (labels placed by `place_labels`), and landmarks if given."
     out = rgb.copy(); H, W = out.shape[:2]
     t = max(1, round(max(H, W) / 600)); font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5 * t
     rects = [(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h))) for x, y, w, h in boxes]
     for r, c in zip(rects, colours): cv2.rectangle(out, r[:2], r[2:], c, t)
-    placed = []
-    for i, (r, label, c) in enumerate(zip(rects, labels, colours)):
-        (tw, th), base = cv2.getTextSize(label, font, scale, t)
-        lw, lh = tw + 4 * t, th + base + 4 * t
-        x0, y0, x1, y1 = r
-        spots = [(x0, y0 - lh), (x0, y1), (x0, y0), (x1 - lw, y0 - lh), (x1 - lw, y1), (x1 - lw, y1 - lh), (x0, y1 - lh)]
-        best, cost = None, None
-        for k, (lx, ly) in enumerate(spots):
-            lx, ly = min(max(lx, 0), max(W - lw, 0)), min(max(ly, 0), max(H - lh, 0))
-            rect = (lx, ly, lx + lw, ly + lh)
-            c_ = (10 * sum(_overlap(rect, p) for p in placed)
-                  + sum(_overlap(rect, o) for j, o in enumerate(rects) if j != i) + k)
-            if cost is None or c_ < cost: best, cost = rect, c_
-        placed.append(best)
-        cv2.rectangle(out, best[:2], (best[2] - 1, best[3] - 1), c, -1)
-        cv2.putText(out, label, (best[0] + 2 * t, best[3] - base - 2 * t), font, scale, (255, 255, 255), t, cv2.LINE_AA)
+    texts = [cv2.getTextSize(label, font, scale, t) for label in labels]
+    spots = place_labels(rects, [(tw + 4 * t, th + base + 4 * t) for (tw, th), base in texts], W, H)
+    for spot, label, c, (_, base) in zip(spots, labels, colours, texts):
+        cv2.rectangle(out, spot[:2], (spot[2] - 1, spot[3] - 1), c, -1)
+        cv2.putText(out, label, (spot[0] + 2 * t, spot[3] - base - 2 * t), font, scale, (255, 255, 255), t, cv2.LINE_AA)
     for pts in points or []:
         if pts is not None:
             for px, py in np.asarray(pts).astype(int): cv2.circle(out, (int(px), int(py)), t, (0, 255, 0), -1)
@@ -328,8 +333,6 @@ def about_tab() -> None:
 - **Research** on facial expressions with people who gave their informed consent, outside workplaces and
   education institutions: for example a study's own photos, labelled and checked by the researchers.
 - **A reproducible baseline** for facial expression recognition on ordinary CPUs.
-- **Medical or safety uses** only inside a setting that is allowed and supervised for them (for example a
-  clinician's research protocol), as one input among many and never alone.
 
 ### What it is not for
 - **Workplaces and education institutions.** The EU AI Act (Regulation (EU) 2024/1689, Article 5(1)(f)) prohibits
@@ -337,6 +340,8 @@ def about_tab() -> None:
   education institutions, except for medical or safety reasons. So this app must not be used to watch employees,
   job candidates, pupils or students: no classroom-engagement monitoring, no review of call-centre or
   customer-service staff, no interview scoring.
+- **Medical or safety uses**, the Act's only exception there, need their own validation and legal review first: this
+  app is not a medical device and has been validated for neither.
 - Decisions about a person: hiring, grading, credit, insurance, policing, border control or health decisions.
 - Anyone who has not agreed to have their face analysed.
 
