@@ -4,51 +4,424 @@
 
 # %% ../nbs/01_image_input.ipynb #88589463
 from __future__ import annotations
-import io
+import atexit, io, os, resource, select, stat, struct, subprocess, sys, threading, time
 import numpy as np
-from PIL import Image, ImageOps
-from .core import FerError
+from PIL import Image
+from .core import FerError, PACKAGE_DIR
 
 # %% auto #0
-__all__ = ['FORMATS', 'MAX_BYTES', 'MAX_PIXELS', 'ImageError', 'read_image']
+__all__ = ['FORMATS', 'MAX_BYTES', 'MAX_PIXELS', 'TIME_LIMIT', 'BUDGET_PIXELS', 'WALL_FACTOR', 'MEMORY_LIMIT', 'MAX_EXIF_BYTES',
+           'MAX_EXIF_TAGS', 'MAX_JPEG_SCANS', 'MAX_SEGMENTS', 'MAX_METADATA_BYTES', 'MAX_CHUNKS', 'MAX_RLE_PIXELS',
+           'ImageError', 'size_message', 'too_complex', 'exif_orientation', 'orient', 'check_exif', 'check_structure',
+           'decode', 'serve', 'time_budget', 'pool', 'read_image', 'path_text', 'read_image_file']
 
 # %% ../nbs/01_image_input.ipynb #25db3fd2
 FORMATS = ('JPEG', 'PNG', 'WEBP', 'BMP')
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+TIME_LIMIT = 2.0            # CPU seconds to decode one image of up to BUDGET_PIXELS
+BUDGET_PIXELS = 20_000_000  # larger images get proportionally more time (4 s at 40 megapixels)
+WALL_FACTOR = 3.0           # wall clock allowed per CPU second, for a machine busy with other work
+MEMORY_LIMIT = 2**30        # bytes of address space one decode may add to its worker
 
 class ImageError(FerError):
     "An upload that is not an image we can read, with the reason in words."
 
-# %% ../nbs/01_image_input.ipynb #44aa0cbf
+# %% ../nbs/01_image_input.ipynb #daa5ef8b
+def _size(n: int) -> str:
+    "`n` bytes in words: megabytes (one decimal) and the exact count, or just the count under 1 MB."
+    return f'{n / 2**20:.1f}'.removesuffix('.0') + f' MB ({n:,} bytes)' if n >= 2**20 else f'{n:,} bytes'
+
+def size_message(size: int, limit: int = MAX_BYTES) -> str:
+    "Why a file of `size` bytes is refused: its size and how far it is over `limit`, exact to the byte."
+    over = size - limit
+    return f'The file is {_size(size)}, {over:,} byte{"s" * (over != 1)} over the limit of {_size(limit)}.'
+
+# %% ../nbs/01_image_input.ipynb #228d7da9
+def too_complex(why: str) -> ImageError:
+    "The error for a file refused for what decoding it would cost; `why` says what was too much."
+    return ImageError(f'The image is too complex to process safely ({why}).')
+
+# %% ../nbs/01_image_input.ipynb #39e2090b
+def _tiff(exif: bytes | None) -> tuple[bytes, str] | None:
+    "The TIFF structure inside an EXIF block (with or without its `Exif\\0\\0` prefix) and its byte order."
+    if not exif: return None
+    exif = bytes(exif)
+    if exif[:6] == b'Exif\0\0': exif = exif[6:]
+    order = {b'II': '<', b'MM': '>'}.get(exif[:2])
+    return (exif, order) if order and len(exif) >= 8 else None
+
+def _ifd(tiff: bytes, offset: int, e: str) -> np.ndarray:
+    "The 12-byte entries (tag, type, count, value) of the directory at `offset`, as far as they lie inside `tiff`."
+    dt = np.dtype([('tag', e + 'u2'), ('type', e + 'u2'), ('count', e + 'u4'), ('value', e + 'u4')])
+    if offset < 8 or offset + 2 > len(tiff): return np.zeros(0, dt)
+    n = min(struct.unpack_from(e + 'H', tiff, offset)[0], (len(tiff) - offset - 2) // 12)
+    return np.frombuffer(tiff, dt, n, offset + 2)
+
+def exif_orientation(exif: bytes | None) -> int:
+    "The EXIF orientation, 1 to 8 (1 when absent or malformed), from the first directory of `exif` only."
+    t = _tiff(exif)
+    if t is None: return 1
+    tiff, e = t
+    off = struct.unpack_from(e + 'I', tiff, 4)[0]
+    ent = _ifd(tiff, off, e)
+    hit = np.flatnonzero((ent['tag'] == 0x0112) & (ent['count'] >= 1))
+    if not len(hit): return 1
+    fmt = {1: 'B', 3: e + 'H', 4: e + 'I'}.get(int(ent['type'][hit[0]]))
+    o = struct.unpack_from(fmt, tiff, off + 2 + 12 * int(hit[0]) + 8)[0] if fmt else 1
+    return o if 1 <= o <= 8 else 1
+
+def orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    "`rgb` turned upright for its EXIF `orientation` (1 to 8), as `ImageOps.exif_transpose` would turn it."
+    turn = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+            5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+            7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}.get(orientation)
+    return np.ascontiguousarray(turn(rgb)) if turn else rgb
+
+# %% ../nbs/01_image_input.ipynb #33b97bcd
+MAX_EXIF_BYTES = 4 * 2**20
+MAX_EXIF_TAGS = 1000
+_TYPE_SIZE = np.array([0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 8, 8], np.uint64)   # TIFF type -> bytes
+
+def check_exif(exif: bytes | None) -> None:
+    "Refuse an EXIF block that is too large, has too many tags, or whose tags point at more bytes than it holds."
+    t = _tiff(exif)
+    if t is None: return
+    tiff, e = t
+    if len(tiff) > MAX_EXIF_BYTES: raise too_complex(f'{len(tiff):,} bytes of EXIF, at most {MAX_EXIF_BYTES:,}')
+    off = struct.unpack_from(e + 'I', tiff, 4)[0]
+    ent = [_ifd(tiff, off, e)]
+    nxt = off + 2 + 12 * len(ent[0])                      # the second directory (the thumbnail's) is linked from here
+    if len(ent[0]) and nxt + 4 <= len(tiff): ent.append(_ifd(tiff, struct.unpack_from(e + 'I', tiff, nxt)[0], e))
+    ent = np.concatenate(ent)
+    if len(ent) > MAX_EXIF_TAGS: raise too_complex(f'{len(ent):,} EXIF tags, at most {MAX_EXIF_TAGS:,}')
+    size = _TYPE_SIZE[np.minimum(ent['type'], len(_TYPE_SIZE) - 1)] * ent['count'].astype(np.uint64)
+    pointed = int(size[size > 4].sum())                     # values over 4 bytes live elsewhere in the block
+    if pointed > 2 * len(tiff) + 65536:
+        raise too_complex(f'its EXIF tags point at {pointed:,} bytes in a block of {len(tiff):,}')
+
+# %% ../nbs/01_image_input.ipynb #84a97156
+MAX_JPEG_SCANS = 100
+MAX_SEGMENTS = 1000         # JPEG header segments; PNG metadata chunks
+MAX_METADATA_BYTES = 8 * 2**20
+MAX_CHUNKS = 20_000         # PNG or WebP chunks of any kind
+MAX_RLE_PIXELS = 4_000_000
+
+def _check_jpeg(d: bytes) -> None:
+    pos, segs, exif, progressive = 2, 0, [], False
+    while pos + 4 <= len(d) and d[pos] == 0xFF:
+        m = d[pos + 1]; segs += 1
+        if segs > MAX_SEGMENTS: raise too_complex(f'over {MAX_SEGMENTS:,} JPEG header segments')
+        if m == 0xFF: pos += 1; continue                    # fill byte
+        if m in (0xD8, 0x01) or 0xD0 <= m <= 0xD7: pos += 2; continue
+        if m in (0xDA, 0xD9): break                         # the first scan: the header is over
+        progressive |= m in (0xC2, 0xC6, 0xCA, 0xCE)
+        n = int.from_bytes(d[pos + 2:pos + 4], 'big')
+        if m == 0xE1 and d[pos + 4:pos + 10] == b'Exif\0\0': exif.append(d[pos + 10:pos + 2 + n])
+        pos += 2 + n
+    if progressive and (scans := d.count(b'\xff\xda')) > MAX_JPEG_SCANS:
+        raise too_complex(f'{scans:,} progressive JPEG scans, at most {MAX_JPEG_SCANS}')
+    if exif: check_exif(b''.join(exif))                  # Pillow joins every EXIF segment into one block
+
+def _check_png(d: bytes) -> None:
+    pos, chunks, meta, meta_bytes, profiles = 8, 0, 0, 0, 0
+    while pos + 8 <= len(d):
+        n, kind = struct.unpack_from('>I4s', d, pos)
+        chunks += 1
+        if chunks > MAX_CHUNKS: raise too_complex(f'over {MAX_CHUNKS:,} PNG chunks')
+        if kind == b'IEND': break
+        if kind[0] & 0x20 and kind not in (b'fdAT', b'fcTL'):   # lower-case first letter: metadata, not pixels
+            meta += 1; meta_bytes += n; profiles += kind == b'iCCP'
+            if meta > MAX_SEGMENTS: raise too_complex(f'over {MAX_SEGMENTS:,} PNG metadata chunks')
+            if kind == b'eXIf': check_exif(d[pos + 8:pos + 8 + n])
+        pos += 12 + n
+    if meta_bytes > MAX_METADATA_BYTES:
+        raise too_complex(f'{meta_bytes:,} bytes of PNG metadata, at most {MAX_METADATA_BYTES:,}')
+    if profiles > 1: raise too_complex(f'{profiles:,} colour profiles; a PNG has at most one')
+
+def _check_webp(d: bytes) -> None:
+    pos, chunks = 12, 0
+    while pos + 8 <= len(d):
+        kind, n = struct.unpack_from('<4sI', d, pos)
+        chunks += 1
+        if chunks > MAX_CHUNKS: raise too_complex(f'over {MAX_CHUNKS:,} WebP chunks')
+        if kind == b'EXIF': check_exif(d[pos + 8:pos + 8 + n])
+        pos += 8 + n + (n & 1)
+
+def _check_bmp(d: bytes) -> None:
+    if len(d) < 34 or struct.unpack_from('<I', d, 14)[0] < 40: return   # an old OS/2 header: never compressed
+    w, h, _, _, compression = struct.unpack_from('<iiHHI', d, 18)
+    if compression in (1, 2) and abs(w) * abs(h) > MAX_RLE_PIXELS:
+        raise too_complex(f'a run-length-coded bitmap of {abs(w):,}x{abs(h):,} pixels, at most {MAX_RLE_PIXELS // 10**6} megapixels')
+
+def check_structure(data: bytes) -> None:
+    "Cheap checks of a file's structure before decoding it: refuse the known ways to make a decoder work far more than the file's size suggests."
+    if data[:2] == b'\xff\xd8': _check_jpeg(data)
+    elif data[:8] == b'\x89PNG\r\n\x1a\n': _check_png(data)
+    elif data[:4] == b'RIFF' and data[8:12] == b'WEBP': _check_webp(data)
+    elif data[:2] == b'BM': _check_bmp(data)
+
+# %% ../nbs/01_image_input.ipynb #5a734f7a
 def _to_rgb(img: Image.Image) -> np.ndarray:
     "8-bit RGB array from any Pillow mode; transparent pixels become white."
     if img.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I', 'F'):
-        a = np.asarray(img, dtype=np.float64)
+        a = np.asarray(img, dtype=np.float32)                 # float32, in place: a 40-megapixel image stays small
         top = 65535.0 if img.mode.startswith('I;16') or a.max() > 255 else 255.0
-        img = Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        a *= 255.0 / top; a += 0.5; np.clip(a, 0, 255, out=a)
+        img = Image.fromarray(a.astype(np.uint8))
     if img.mode == 'P': img = img.convert('RGBA')
     if img.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
-        back = Image.new('RGBA', img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(back, img.convert('RGBA'))
+        img = img.convert('RGBA')
+        back = Image.new('RGB', img.size, (255, 255, 255))
+        back.paste(img, mask=img)                             # alpha over white, in one pass
+        img = back
     return np.asarray(img.convert('RGB'))
 
-def read_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    "Decode untrusted image `data` (JPEG, PNG, WebP or BMP) into an `(h, w, 3)` uint8 RGB array."
-    if not isinstance(data, (bytes, bytearray, memoryview)): raise ImageError('Expected the image file as bytes.')
-    if len(data) == 0: raise ImageError('The file is empty.')
-    if len(data) > max_bytes:
-        raise ImageError(f'The file is {len(data)/2**20:.1f} MB; the limit is {max_bytes/2**20:.0f} MB.')
+def decode(data: bytes, max_pixels: int = MAX_PIXELS, on_header=None) -> np.ndarray:
+    "Decode `data` into RGB in this process, with no time or memory bound (what `read_image`'s workers run); `on_header(w, h)` is called once the size is known."
     try: img = Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError: raise ImageError('The image has too many pixels to process safely.')
+    except MemoryError: raise
     except Exception: raise ImageError('This is not an image we can read: upload a JPEG, PNG, WebP or BMP file.')
     w, h = img.size
     if w * h > max_pixels:
-        raise ImageError(f'The image is {w}x{h} pixels; the limit is {max_pixels/1e6:.0f} megapixels.')
+        raise ImageError(f'The image is {w}x{h} pixels; the limit is {max_pixels/1e6:g} megapixels.')
     if w < 1 or h < 1: raise ImageError('The image has no pixels.')
+    if on_header: on_header(w, h)
     try:
         img.seek(0)
         img.load()
-        img = ImageOps.exif_transpose(img)
-        return _to_rgb(img)
+        return orient(_to_rgb(img), exif_orientation(img.info.get('exif')))
+    except MemoryError: raise
     except Exception: raise ImageError('The image file is truncated or corrupt.')
+
+# %% ../nbs/01_image_input.ipynb #ac49c519
+def _vm_size() -> int:
+    "This process's address space in bytes."
+    with open('/proc/self/statm') as f: return int(f.read().split()[0]) * os.sysconf('SC_PAGE_SIZE')
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    "`n` bytes from the pipe `fd`, or None if it closed first."
+    out = b''
+    while len(out) < n:
+        part = os.read(fd, n - len(out))
+        if not part: return None
+        out += part
+    return out
+
+def serve(shared: int) -> None:
+    "A decoding worker's loop: a request on stdin (size, pixel cap; the bytes in the memory file `shared`), the answer on stdout (the pixels in `shared`), until stdin closes."
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)                      # Ctrl-C is the parent's to handle
+    out = os.dup(1); os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # a stray print cannot corrupt an answer
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))                   # a crash never writes the image to disk
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    cap = _vm_size() + MEMORY_LIMIT
+    if hard != resource.RLIM_INFINITY: cap = min(cap, hard)          # a cap set from outside still holds
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard if hard != resource.RLIM_INFINITY else cap))
+    os.write(out, b'R')
+    while (head := _read_exact(0, 16)) is not None:
+        n, max_pixels = struct.unpack('>QQ', head)
+        try:
+            rgb = decode(os.pread(shared, n, 0), max_pixels, lambda w, h: os.write(out, struct.pack('>BQQ', 2, w, h)))
+            os.pwrite(shared, rgb, 0)
+            answer = struct.pack('>BQQ', 0, *rgb.shape[:2])
+        except (ImageError, MemoryError) as e:
+            msg = str(e) if isinstance(e, ImageError) else str(too_complex(f'decoding it needs over {MEMORY_LIMIT / 2**30:g} GB of memory'))
+            answer = struct.pack('>BQQ', 1, len(msg.encode()), 0) + msg.encode()
+        rgb = None
+        os.write(out, answer)
+
+# %% ../nbs/01_image_input.ipynb #b48f6c8d
+class _Lost(Exception): "The worker died while decoding."
+
+def time_budget(pixels: int = 0) -> float:
+    "CPU seconds allowed to decode an image of `pixels` (`TIME_LIMIT`, growing in proportion over `BUDGET_PIXELS`)."
+    return TIME_LIMIT * max(1.0, pixels / BUDGET_PIXELS)
+
+class _Worker:
+    "One decoding process running `serve`, answering one request at a time."
+    def __init__(self):
+        root = str(PACKAGE_DIR.parent)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                   PYTHONPATH=os.pathsep.join([root] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+        self.shared = os.memfd_create('fer-emotion-image')                # memory, never a file on disk
+        self.proc = subprocess.Popen([sys.executable, '-c', f'from fer_emotion.image_input import serve; serve({self.shared})'],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     cwd=root, env=env, bufsize=0, pass_fds=(self.shared,))
+        self.fin, self.fout = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        os.set_blocking(self.fout, False)
+        self.ready, self.jobs, self.cpu_used, self.budget = False, 0, 0.0, 0.0
+
+    def cpu(self) -> float:
+        "CPU seconds the worker has used since it started."
+        try:
+            with open(f'/proc/{self.proc.pid}/stat') as f: fields = f.read().rsplit(')', 1)[1].split()
+        except OSError: return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+    def _recv(self, n: int, job: dict | None = None) -> bytes:
+        "`n` bytes of answer; with `job` (its start and budget), `TimeoutError` once the budget is spent."
+        out = b''
+        while len(out) < n:
+            wait = 60.0
+            if job:
+                cpu, wall = self.cpu() - job['cpu'], time.monotonic() - job['wall']
+                if cpu >= job['budget'] or wall >= WALL_FACTOR * job['budget']: raise TimeoutError(cpu)
+                wait = max(0.01, min(job['budget'] - cpu, WALL_FACTOR * job['budget'] - wall))
+            if not select.select([self.fout], [], [], wait)[0]:
+                if job: continue
+                raise TimeoutError
+            try: part = os.read(self.fout, n - len(out))
+            except BlockingIOError: continue
+            if not part: raise _Lost
+            out += part
+        return out
+
+    def start(self) -> None:
+        "Wait for the worker's greeting: its imports are done."
+        if not self.ready:
+            try: self._recv(1)
+            except (TimeoutError, _Lost): self.kill(); raise FerError('The image decoder could not start.')
+            self.ready = True
+
+    def decode(self, data, max_pixels: int) -> np.ndarray:
+        "The pixels of `data`, or its `ImageError`; `TimeoutError` past its budget, `_Lost` if the worker dies."
+        self.jobs += 1
+        os.pwrite(self.shared, data, 0)
+        job = dict(cpu=self.cpu(), wall=time.monotonic(), budget=time_budget())
+        try: os.write(self.fin, struct.pack('>QQ', len(data), max_pixels))
+        except (BrokenPipeError, ConnectionResetError): raise _Lost
+        try:
+            while True:
+                status, a, b = struct.unpack('>BQQ', self._recv(17, job))
+                if status != 2: break
+                job['budget'] = time_budget(a * b)                       # the header is read: the size sets the budget
+            if status: raise ImageError(self._recv(a, job).decode())
+            out = np.empty((a, b, 3), np.uint8)
+            if os.preadv(self.shared, [out], 0) != out.nbytes: raise _Lost
+            if out.nbytes > 1 << 26: os.ftruncate(self.shared, 0)           # give back a large image's memory
+            return out
+        finally: self.cpu_used, self.budget = self.cpu() - job['cpu'], job['budget']
+
+    def kill(self) -> None:
+        "Stop the worker now."
+        try: self.proc.kill()
+        except OSError: pass
+        self.proc.wait()
+        self.close()
+
+    def close(self) -> None:
+        "Let the worker go (it exits when its input closes) and free the shared memory."
+        for f in (self.proc.stdin, self.proc.stdout):
+            try: f.close()
+            except OSError: pass
+        if self.shared >= 0: os.close(self.shared); self.shared = -1
+
+# %% ../nbs/01_image_input.ipynb #b85b0d9f
+class _Pool:
+    "Warm decoding workers, at most `size` busy at once; one over its budget is killed and replaced."
+    def __init__(self, size: int):
+        self.size, self.idle, self.lock, self.last_cpu = size, [_Worker()], threading.Lock(), 0.0
+        self.slots = threading.BoundedSemaphore(size)
+
+    def _take(self) -> _Worker:
+        with self.lock:
+            while self.idle:
+                w = self.idle.pop()
+                if w.proc.poll() is None: return w
+                w.close()
+        return _Worker()
+
+    def _give(self, w: _Worker) -> None:
+        with self.lock:
+            if len(self.idle) < self.size and w.jobs < 1000: self.idle.append(w); return
+        w.close()
+
+    def decode(self, data, max_pixels: int) -> np.ndarray:
+        "The pixels of `data` from a worker, or an `ImageError`; nothing outlives a failure but the error."
+        with self.slots:
+            w = self._take()
+            w.start()
+            try: rgb = w.decode(data, max_pixels)
+            except ImageError: self._give(w); raise
+            except TimeoutError:
+                w.kill(); self._give(_Worker())
+                raise too_complex(f'decoding it takes over {w.budget:.1f} s')
+            except _Lost:
+                w.kill(); self._give(_Worker())
+                raise too_complex(f'decoding it needs over {MEMORY_LIMIT / 2**30:g} GB of memory, or crashes the decoder')
+            except BaseException: w.kill(); raise          # interrupted: the worker's state is unknown
+            finally: self.last_cpu = w.cpu_used            # what the last decode cost (for benchmarks)
+            self._give(w)
+            return rgb
+
+    def pids(self) -> list[int]:
+        "The process ids of the idle workers (for measuring them)."
+        with self.lock: return [w.proc.pid for w in self.idle]
+
+    def close(self) -> None:
+        with self.lock:
+            for w in self.idle: w.close()
+            self.idle.clear()
+
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
+
+def pool() -> _Pool:
+    "This process's decoding pool, started on first use."
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = _Pool(max(2, os.cpu_count() or 2))
+            atexit.register(_pool.close)
+        return _pool
+
+def _forget_pool() -> None:
+    "In a child made by `fork`, the parent's workers are not ours to use."
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+# %% ../nbs/01_image_input.ipynb #44aa0cbf
+def read_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    "Decode untrusted image `data` (JPEG, PNG, WebP or BMP) into an `(h, w, 3)` uint8 RGB array, within a time and memory budget."
+    if not isinstance(data, (bytes, bytearray, memoryview)): raise ImageError('Expected the image file as bytes.')
+    if isinstance(data, memoryview): data = data.cast('B').tobytes()
+    if len(data) == 0: raise ImageError('The file is empty.')
+    if len(data) > max_bytes: raise ImageError(size_message(len(data), max_bytes))
+    check_structure(data)
+    return pool().decode(data, max_pixels)
+
+# %% ../nbs/01_image_input.ipynb #ca481779
+def path_text(path) -> str:
+    "`path` as printable text: bytes that are not UTF-8 shown as `\\xNN`."
+    return os.fsencode(path).decode('utf-8', 'backslashreplace')
+
+_KINDS = ((stat.S_ISDIR, 'a folder'), (stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a device'),
+          (stat.S_ISBLK, 'a device'), (stat.S_ISSOCK, 'a socket'))
+
+def _regular(st: os.stat_result, name: str) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _KINDS if test(st.st_mode)), 'a special file')
+        raise ImageError(f'{name} is not a regular file ({kind}): give an image file.')
+
+def read_image_file(path, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    "Read and decode the image file at `path` (str, bytes or `Path`): its kind and size checked before it is read."
+    name = path_text(path)
+    try:
+        _regular(os.stat(path), name)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError: raise ImageError(f'File not found: {name}')
+    except PermissionError: raise ImageError(f'Permission denied: cannot read {name}')
+    except OSError as e: raise ImageError(f'Cannot open {name}: {e.strerror or e}')
+    with open(fd, 'rb') as f:
+        try:
+            st = os.fstat(fd)
+            _regular(st, name)
+            if st.st_size > max_bytes: raise ImageError(size_message(st.st_size, max_bytes))
+            data = f.read(max_bytes + 1)
+        except OSError as e: raise ImageError(f'Cannot read {name}: {e.strerror or e}')
+    if len(data) > max_bytes: raise ImageError(f'The file {name} grew past the limit of {_size(max_bytes)} while it was read.')
+    return read_image(data, max_bytes, max_pixels)
