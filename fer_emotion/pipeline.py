@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import cv2
 from .core import LABELS, FerError
-from .image_input import read_image, ImageError
+from .image_input import read_image, read_image_file, ImageError
 from .model import EmotionModel, DEFAULT_MODEL
 from .detect import detect_faces, DEFAULT_DETECTOR
 from .landmarks import get_landmarker
@@ -28,10 +28,8 @@ def load_rgb(image: str | Path | bytes | np.ndarray) -> np.ndarray:
         if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8 or 0 in image.shape:
             raise ImageError(f'Expected an (h, w, 3) uint8 RGB array, got {image.dtype} {image.shape}.')
         return np.ascontiguousarray(image[..., :3])
-    if isinstance(image, (bytes, bytearray, memoryview)): return read_image(bytes(image))
-    path = Path(image)
-    if not path.is_file(): raise ImageError(f'File not found: {path}')
-    return read_image(path.read_bytes())
+    if isinstance(image, (bytes, bytearray, memoryview)): return read_image(image)
+    return read_image_file(image)
 
 # %% ../nbs/13_pipeline.ipynb #961ddc55
 @dataclass
