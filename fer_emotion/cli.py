@@ -4,13 +4,13 @@
 
 # %% ../nbs/14_cli.ipynb #325d3c92
 from __future__ import annotations
-import argparse, json, sys
+import argparse, base64, json, os, sys
 from pathlib import Path
 from .core import FerError, LABELS
 
 # %% auto #0
-__all__ = ['cmd_evaluate', 'cmd_finetune', 'cmd_train', 'image_paths', 'cmd_predict', 'cmd_detectors', 'cmd_detect_eval',
-           'cmd_landmarks_eval', 'parser', 'main']
+__all__ = ['cmd_evaluate', 'cmd_finetune', 'cmd_train', 'cmd_detectors', 'cmd_detect_eval', 'cmd_landmarks_eval', 'image_paths',
+           'predict_one', 'cmd_predict', 'parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #a2d4f605
 def _print_json(obj) -> None: print(json.dumps(obj, indent=1))
@@ -42,35 +42,6 @@ def cmd_train(a) -> int:
     _print_json(train_shipped(a.out, epochs=a.epochs, polish_epochs=a.polish_epochs, dest=a.dest, root=a.data))
     return 0
 
-def image_paths(inputs: list[str]) -> list[Path]:
-    "The image files named by `inputs`, folders walked recursively (in sorted order); other names kept as given."
-    from fer_emotion.data import IMAGE_SUFFIXES
-    out = []
-    for i in map(Path, inputs):
-        out += sorted(p for p in i.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) if i.is_dir() else [i]
-    return out
-
-def cmd_predict(a) -> int:
-    "Every face in each image with its emotion; exit status 1 if any input could not be read."
-    from fer_emotion.pipeline import get_recognizer, load_rgb, annotate
-    from PIL import Image
-    rec = get_recognizer(a.detector) if a.detector else get_recognizer()
-    results = []
-    if a.annotate: Path(a.annotate).mkdir(parents=True, exist_ok=True)
-    for path in image_paths(a.images):
-        try:
-            rgb = load_rgb(path)
-            faces = rec(rgb)
-            results.append(dict(image=str(path), faces=[f.to_dict() for f in faces], error=None))
-            if a.annotate: Image.fromarray(annotate(rgb, faces)).save(Path(a.annotate)/f'{path.stem}_annotated.png')
-        except FerError as e: results.append(dict(image=str(path), faces=[], error=str(e)))
-        if not a.json:
-            r = results[-1]
-            print(f"{r['image']}: " + (f"error: {r['error']}" if r['error'] else
-                  ', '.join(f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%}" + ('?' if f['uncertain'] else '') for f in r['faces']) or 'no face found'))
-    if a.json: _print_json(results)
-    return 1 if any(r['error'] for r in results) else 0
-
 def cmd_detectors(a) -> int:
     "The face detector backends that can run here, the default first, each with what it is good for."
     from fer_emotion.detect import DEFAULT_DETECTOR, usable_detectors
@@ -94,6 +65,80 @@ def cmd_landmarks_eval(a) -> int:
     res = evaluate_landmarks(a.dir, method=a.method, box=a.box)
     _print_json(res) if a.json else print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items()))
     return 0
+
+# %% ../nbs/14_cli.ipynb #b1e0c6a1
+def _entries(folder: str) -> list[os.DirEntry]:
+    with os.scandir(folder) as it: return sorted(it, key=lambda e: e.name)
+
+def image_paths(inputs: list[str], skip: str | None = None):
+    "Each input named by `inputs` as `(path, error)`: folders walked recursively in name order (but not the folder `skip`), a folder without images with its reason."
+    from fer_emotion.data import IMAGE_SUFFIXES
+    from fer_emotion.image_input import path_text
+    for top in inputs:
+        if not os.path.isdir(top): yield top, None; continue
+        found, seen, stack = 0, 0, [(top, None)]
+        while stack:
+            folder, it = stack.pop()
+            if it is None:
+                try: it = iter(_entries(folder))
+                except OSError as e: found += 1; yield folder, f'Cannot list the folder {path_text(folder)}: {e.strerror or e}'; continue
+            for e in it:
+                seen += 1
+                try: is_dir = e.is_dir(follow_symlinks=False) and not (skip and os.path.samefile(e.path, skip))
+                except OSError: is_dir = False
+                if is_dir: stack += [(folder, it), (e.path, None)]; break     # into the sub-folder, then back here
+                if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES: found += 1; yield e.path, None
+        if not found:
+            yield top, ('The folder is empty.' if not seen else
+                        f'The folder holds no images (no {", ".join(sorted(IMAGE_SUFFIXES))} file in it or below it).')
+
+# %% ../nbs/14_cli.ipynb #b1e0c6a4
+def predict_one(rec, path: str, error: str | None = None, annotate_dir: Path | None = None) -> dict:
+    "One input's JSON entry: its faces, or its error in words; no exception escapes."
+    from fer_emotion.pipeline import load_rgb, annotate
+    r = dict(image=path, faces=[], error=error)
+    raw = os.fsencode(path)
+    try: raw.decode('utf-8')
+    except UnicodeDecodeError: r['image_bytes'] = base64.b64encode(raw).decode('ascii')
+    if error: return r
+    try:
+        rgb = load_rgb(path)
+        faces = rec(rgb)
+        r['faces'] = [f.to_dict() for f in faces]
+    except FerError as e: r['error'] = str(e)
+    except MemoryError: r['error'] = 'Not enough memory to process this image.'
+    except Exception as e:
+        r['error'] = f'Internal error while processing this image ({type(e).__name__}: {str(e).strip()[:300] or "no message"}); please report it.'
+    if annotate_dir and r['error'] is None:
+        from PIL import Image
+        try: Image.fromarray(annotate(rgb, faces)).save(annotate_dir/f'{Path(path).stem}_annotated.png')
+        except (OSError, ValueError) as e: r['error'] = f'The faces were found, but the annotated image could not be written: {getattr(e, "strerror", None) or e}'
+    return r
+
+# %% ../nbs/14_cli.ipynb #b1e0c6a6
+def cmd_predict(a) -> int:
+    "Every face in each image with its emotion; exit status 1 if any input failed."
+    from fer_emotion.image_input import path_text
+    from fer_emotion.pipeline import get_recognizer
+    rec = get_recognizer(a.detector) if a.detector else get_recognizer()
+    out = Path(a.annotate) if a.annotate else None
+    if out:
+        try: out.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise FerError(f'Cannot create the folder {a.annotate}: {e.strerror or e}')
+    failed = n = 0
+    if a.json: sys.stdout.write('[')
+    try:
+        for path, error in image_paths(a.images, skip=out):   # never the annotated images written as it goes
+            r = predict_one(rec, path, error, out)
+            failed += r['error'] is not None
+            if a.json: sys.stdout.write((',\n ' if n else '\n ') + json.dumps(r, indent=1).replace('\n', '\n '))
+            else: print(f"{path_text(path)}: " + (f"error: {r['error']}" if r['error'] else ', '.join(
+                f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%}" + ('?' if f['uncertain'] else '') for f in r['faces']) or 'no face found'))
+            n += 1
+            sys.stdout.flush()
+    finally:
+        if a.json: print('\n]' if n else ']', flush=True)
+    return 1 if failed else 0
 
 # %% ../nbs/14_cli.ipynb #c2d0a185
 def parser() -> argparse.ArgumentParser:
