@@ -30,7 +30,7 @@ class ImageError(FerError):
 # %% ../nbs/01_image_input.ipynb #daa5ef8b
 def _size(n: int) -> str:
     "`n` bytes in words: megabytes (one decimal) and the exact count, or just the count under 1 MB."
-    return f'{n / 2**20:.1f}'.removesuffix('.0') + f' MB ({n:,} bytes)' if n >= 2**20 else f'{n:,} bytes'
+    return f'{n / 2**20:,.1f}'.removesuffix('.0') + f' MB ({n:,} bytes)' if n >= 2**20 else f'{n:,} bytes'
 
 def size_message(size: int, limit: int = MAX_BYTES) -> str:
     "Why a file of `size` bytes is refused: its size and how far it is over `limit`, exact to the byte."
@@ -171,11 +171,11 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         img = Image.fromarray(a.astype(np.uint8))
     if img.mode == 'P': img = img.convert('RGBA')
     if img.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
-        img = img.convert('RGBA')
+        if img.mode != 'RGBA': img = img.convert('RGBA')
         back = Image.new('RGB', img.size, (255, 255, 255))
         back.paste(img, mask=img)                             # alpha over white, in one pass
         img = back
-    return np.asarray(img.convert('RGB'))
+    return np.asarray(img if img.mode == 'RGB' else img.convert('RGB'))   # no copies beyond the ones needed
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS, on_header=None) -> np.ndarray:
     "Decode `data` into RGB in this process, with no time or memory bound (what `read_image`'s workers run); `on_header(w, h)` is called once the size is known."
@@ -223,7 +223,8 @@ def serve(shared: int) -> None:
     while (head := _read_exact(0, 16)) is not None:
         n, max_pixels = struct.unpack('>QQ', head)
         try:
-            rgb = decode(os.pread(shared, n, 0), max_pixels, lambda w, h: os.write(out, struct.pack('>BQQ', 2, w, h)))
+            rgb = decode(os.pread(shared, n, 0), max_pixels,                 # a large image's size raises its budget
+                         lambda w, h: w * h > BUDGET_PIXELS and os.write(out, struct.pack('>BQQ', 2, w, h)))
             os.pwrite(shared, rgb, 0)
             answer = struct.pack('>BQQ', 0, *rgb.shape[:2])
         except (ImageError, MemoryError) as e:
@@ -265,13 +266,13 @@ class _Worker:
         out = b''
         while len(out) < n:
             wait = 60.0
-            if job:
-                cpu, wall = self.cpu() - job['cpu'], time.monotonic() - job['wall']
+            if job:                                   # the worker's CPU time is read only when a wait runs out
+                cpu, wall = job['used'], time.monotonic() - job['wall']
                 if cpu >= job['budget'] or wall >= WALL_FACTOR * job['budget']: raise TimeoutError(cpu)
                 wait = max(0.01, min(job['budget'] - cpu, WALL_FACTOR * job['budget'] - wall))
             if not select.select([self.fout], [], [], wait)[0]:
-                if job: continue
-                raise TimeoutError
+                if not job: raise TimeoutError
+                job['used'] = self.cpu() - job['cpu']; continue
             try: part = os.read(self.fout, n - len(out))
             except BlockingIOError: continue
             if not part: raise _Lost
@@ -289,7 +290,7 @@ class _Worker:
         "The pixels of `data`, or its `ImageError`; `TimeoutError` past its budget, `_Lost` if the worker dies."
         self.jobs += 1
         os.pwrite(self.shared, data, 0)
-        job = dict(cpu=self.cpu(), wall=time.monotonic(), budget=time_budget())
+        job = dict(cpu=self.cpu(), used=0.0, wall=time.monotonic(), budget=time_budget())
         try: os.write(self.fin, struct.pack('>QQ', len(data), max_pixels))
         except (BrokenPipeError, ConnectionResetError): raise _Lost
         try:

@@ -517,8 +517,8 @@ def run_predict(n: int, seed: int, detector: str | None, batch: int, log) -> dic
             except ValueError as e:
                 runs.append(dict(start=start, exit=code, json=False, detail=str(e), stderr=(err or [b''])[0][-2000:].decode('utf-8', 'replace')))
                 print(f'predict batch {start}: NO JSON (exit {code})', file=log, flush=True); continue
-            runs.append(dict(start=start, exit=code, json=True, entries=len(res), expected=len(fam_of) + 2 + (6 if extra else 0),
-                             seconds=time.perf_counter() - t0, peak_rss=usage.ru_maxrss * 1024,
+            runs.append(dict(start=start, exit=code, json=True, entries=len(res), expected=len(fam_of) + 2 + (5 if extra else 0),
+                             seconds=time.perf_counter() - t0, peak_rss_with_workers=usage.ru_maxrss * 1024,
                              rss_first=rss[0] if rss else 0, rss_last=rss[-1] if rss else 0, rss_max=max(rss or [0]),
                              photo_faces=[len(r['faces']) for r in res if os.path.basename(r['image']) in ('photo_a.jpg', 'zz_photo_b.jpg')],
                              specials={os.path.basename(r['image']): r['error'] for r in res if not os.path.basename(r['image'])[:5].isdigit()
