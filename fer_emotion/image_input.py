@@ -131,7 +131,7 @@ def _check_png(d: bytes) -> None:
         if chunks > MAX_CHUNKS: raise too_complex(f'over {MAX_CHUNKS:,} PNG chunks')
         if kind == b'IEND': break
         if kind[0] & 0x20 and kind not in (b'fdAT', b'fcTL'):   # lower-case first letter: metadata, not pixels
-            meta += 1; meta_bytes += n; profiles += kind == b'iCCP'
+            meta += 1; meta_bytes += min(n, len(d) - pos - 8); profiles += kind == b'iCCP'   # the bytes really there
             if meta > MAX_SEGMENTS: raise too_complex(f'over {MAX_SEGMENTS:,} PNG metadata chunks')
             if kind == b'eXIf': check_exif(d[pos + 8:pos + 8 + n])
         pos += 12 + n

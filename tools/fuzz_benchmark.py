@@ -383,6 +383,14 @@ def _reset_peak(pid: int | str = 'self') -> None:
         with open(f'/proc/{pid}/clear_refs', 'w') as f: f.write('5')
     except OSError: pass
 
+_caps: dict[int, int] = {}
+def _cap(pid: int) -> int:
+    "A worker's address-space cap (its own size when it started plus `MEMORY_LIMIT`), in bytes."
+    if pid not in _caps:
+        try: _caps[pid] = int(next(l for l in open(f'/proc/{pid}/limits') if l.startswith('Max address space')).split()[3])
+        except (OSError, StopIteration, ValueError): return 2**63
+    return _caps[pid]
+
 def category(e: BaseException) -> str:
     "An outcome name for an error: what kind of refusal it is, or 'crash' for anything that is not a `FerError`."
     from fer_emotion.core import FerError
@@ -432,12 +440,14 @@ def run_read(n: int, seed: int, log, checks: bool = True) -> dict:
             detail = f'{rgb.dtype} {rgb.shape}'
         except Exception as e: out, detail = category(e), f'{type(e).__name__}: {e}'
         wall = time.perf_counter() - t
-        worker_peak = max([_status(pid).get('VmHWM', 0) - base.get(pid, _status(pid).get('VmRSS', 0)) for pid in pids if pid in p.pids()] or [0])
+        alive = [pid for pid in pids if pid in p.pids()]
+        worker_peak = max([_status(pid).get('VmHWM', 0) - base.get(pid, 0) for pid in alive] or [0])
+        over_cap = any(_status(pid).get('VmHWM', 0) > _cap(pid) for pid in alive)   # the cap: address space at start + 1 GB
         own_peak = _status().get('VmHWM', 0) - mine
         for pid in p.pids(): base.setdefault(pid, _status(pid).get('VmRSS', 0))
         b = time_budget(pixels)
         why = [w for w, bad in (('cpu', p.last_cpu > b + 0.3), ('wall', wall > WALL_FACTOR * b + 1.0),
-                                ('memory', max(worker_peak, own_peak) > MEMORY_LIMIT)) if bad]
+                                ('memory', over_cap or own_peak > MEMORY_LIMIT)) if bad]
         rows.append(dict(case=i, family=fam, bytes=len(data), outcome=out, wall=wall, cpu=p.last_cpu,
                          peak=max(worker_peak, own_peak), over_budget=bool(why), why=why, detail=detail[:300]))
         if log and (i + 1) % 500 == 0: print(f'read_image{"" if checks else " (no checks)"}: {i + 1}/{n}', file=log, flush=True)
@@ -585,12 +595,35 @@ def run_overhead(reps: int = 40) -> dict:
     return out
 
 
+def run_legit(log) -> dict:
+    "Ordinary images at the pixel cap (40 megapixels), in every format and the costly modes (byte cap lifted): all must decode within the budget."
+    from fer_emotion.image_input import read_image, pool
+    base = face_picture(np.random.default_rng(0)).resize((7300, 5470))
+    alpha = np.asarray(base.convert('RGBA')).copy(); alpha[..., 3] = np.random.default_rng(0).integers(150, 256, alpha.shape[:2])
+    alpha = Image.fromarray(alpha)
+    cases = {'JPEG': lambda: encode(base, 'JPEG', quality=95), 'JPEG progressive': lambda: encode(base, 'JPEG', quality=95, progressive=True),
+             'JPEG CMYK': lambda: encode(base.convert('CMYK'), 'JPEG', quality=90), 'PNG RGB': lambda: encode(base, 'PNG'),
+             'PNG RGBA': lambda: encode(alpha, 'PNG'), 'PNG 16-bit grey': lambda: encode(mode_image(base, 'I;16'), 'PNG'),
+             'PNG palette': lambda: encode(base.convert('P'), 'PNG'), 'WebP 16383x2441': lambda: encode(base.resize((16383, 2441)), 'WEBP', quality=90),
+             'WebP lossless with alpha 16383x2441': lambda: encode(alpha.resize((16383, 2441)), 'WEBP', lossless=True, quality=100, method=4),
+             'BMP 24-bit 4000x1740 (20 MB)': lambda: encode(base.resize((4000, 1740)), 'BMP')}
+    out = {}
+    for name, make in cases.items():
+        data = make(); t = time.perf_counter()
+        try: rgb = read_image(data, max_bytes=max(len(data), 20 * 2**20)); res = f'ok {rgb.shape[1]}x{rgb.shape[0]}'
+        except Exception as e: res = f'{type(e).__name__}: {e}'
+        out[name] = dict(bytes=len(data), outcome=res, wall=time.perf_counter() - t, cpu=pool().last_cpu)
+        print(f'legit {name}: {res}', file=log, flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--n', type=int, default=800 * len(FAMILIES), help='inputs (default: 800 per family)')
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--stages', default='read,budget,recognizer,predict,overhead',
-                    help='read: read_image; budget: the workers alone, without the structural checks; recognizer; predict; overhead')
+    ap.add_argument('--stages', default='read,budget,recognizer,predict,legit,overhead',
+                    help='read: read_image; budget: the workers alone, without the structural checks; recognizer; predict; '
+                         'legit: ordinary images at the pixel cap; overhead: the cost to an ordinary photo')
     ap.add_argument('--detector', default=None, help='recognizer and predict detector (default: the package default)')
     ap.add_argument('--batch', type=int, default=1000, help='inputs per predict run')
     ap.add_argument('--out', default=str(ROOT/'logs'/'fuzz'))
@@ -608,11 +641,12 @@ def main(argv=None) -> int:
         elif st == 'recognizer': report['recognizer'] = run_recognizer(a.n, a.seed, a.detector or DEFAULT_DETECTOR, log)
         elif st == 'predict': report['predict'] = run_predict(a.n, a.seed, a.detector, a.batch, log)
         elif st == 'overhead': report['overhead'] = run_overhead()
+        elif st == 'legit': report['legit'] = run_legit(log)
         report.setdefault('stage_seconds', {})[st] = time.perf_counter() - t
         (out/'summary.json').write_text(json.dumps(report, indent=1))
         print(f'{st}: done in {time.perf_counter() - t:.0f} s', file=log, flush=True)
     print(json.dumps({k: (v['outcomes'] if isinstance(v, dict) and 'outcomes' in v else v) for k, v in report.items()
-                      if k in ('read_image', 'budget_only', 'recognizer', 'predict', 'overhead')}, indent=1))
+                      if k in ('read_image', 'budget_only', 'recognizer', 'predict', 'legit', 'overhead')}, indent=1))
     bad = sum(len(report[k]['crashes']) + len(report[k]['over_budget']) for k in ('read_image', 'budget_only', 'recognizer', 'predict') if k in report)
     return 1 if bad else 0
 
