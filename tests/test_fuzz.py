@@ -241,3 +241,21 @@ def test_predict_isolates_every_input(tmp_path):
     assert by_name[os.fsdecode(b'bad_\xff.jpg')]['image_bytes']
     internal = [r for r in res if r['error'] and 'Internal error' in r['error']]
     assert not internal, internal
+
+def test_predict_streams_and_closes_its_json_when_interrupted(tmp_path):
+    "Entries arrive one by one while the run goes on; Ctrl-C ends it with the array closed (valid JSON) and exit 130."
+    import signal
+    photo = fz.encode(fz.face_picture(np.random.default_rng(0)), 'JPEG')
+    for k in range(40): (tmp_path/f'{k:02d}.jpg').write_bytes(photo)
+    p = subprocess.Popen([sys.executable, '-c', 'import sys; from fer_emotion.cli import main; sys.exit(main())', 'predict',
+                          str(tmp_path), '--json', '--detector', DETECTOR], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    first = b''
+    while b'"image"' not in first:
+        chunk = p.stdout.read1(65536)
+        assert chunk, 'the output ended before the first entry'
+        first += chunk
+    p.send_signal(signal.SIGINT)                                     # the run is still going: 40 photos take longer
+    rest, err = p.communicate(timeout=120)
+    res = json.loads(first + rest)
+    assert p.returncode == 130 and 'interrupted' in err.decode(), (p.returncode, err[-500:])
+    assert 1 <= len(res) < 40 and all(r['error'] is None and len(r['faces']) == 1 for r in res)
