@@ -22,7 +22,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FORMAT_OF = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'BMP': '.bmp'}
+MAX_FILE = 24 * 2**20        # the generators stop a little past the 20 MB cap (what lies beyond is refused by its size)
 
 
 # ---------------------------------------------------------------- building blocks (used by the tests and notebook too)
@@ -133,6 +133,7 @@ def progressive_scans(img: Image.Image, n: int, progressive: bool = True) -> byt
     "`img` as a JPEG of `n` scans: its own, then its smallest one repeated (each repeat is one more pass over the whole picture)."
     head, scans, end = jpeg_segments(encode(img.convert('RGB'), 'JPEG', progressive=progressive, quality=80))
     small = min(scans, key=len)
+    n = min(n, len(scans) + MAX_FILE // len(small))              # never much past the byte cap: the file would be refused anyway
     return head + b''.join(scans) + small * max(0, n - len(scans)) + end
 
 def bmp_rle(w: int, h: int, ops, bits: int = 8) -> bytes:
@@ -314,8 +315,8 @@ def gen_shape(rng) -> bytes:
     "Valid images of extreme shapes: 1 pixel wide, 1 pixel tall, or both."
     fmt = ('JPEG', 'PNG', 'WEBP', 'BMP')[int(rng.integers(4))]
     top = {'JPEG': 65500, 'WEBP': 16383, 'PNG': 4_000_000, 'BMP': 1_000_000}[fmt]
-    long = int(np.exp(rng.uniform(0, np.log(top))))
     short = int(rng.choice([1, 1, 2, 3, 7, 16]))
+    long = min(int(np.exp(rng.uniform(0, np.log(top)))), 48_000_000 // short)   # up to a little past the pixel cap
     w, h = (long, short) if rng.random() < 0.5 else (short, long)
     if rng.random() < 0.2: w = h = int(rng.choice([1, 2, 3]))
     arr = np.full((h, w, 3), rng.integers(0, 256, 3), np.uint8)
@@ -545,6 +546,10 @@ def run_predict(n: int, seed: int, detector: str | None, batch: int, log) -> dic
             print(f'predict: {min(n, start + batch)}/{n} (exit {code})', file=log, flush=True)
     s = _summary(rows)
     s['runs'] = runs
+    s['runs_without_json'] = sum(not r['json'] for r in runs)
+    s['entries_missing'] = sum(r['expected'] - r['entries'] for r in runs if r['json'])
+    s['photos'] = sum(len(r['photo_faces']) for r in runs if r['json'])
+    s['photos_with_their_face'] = sum(f == 1 for r in runs if r['json'] for f in r['photo_faces'])
     return s
 
 def _as_fer(message: str):
@@ -648,6 +653,9 @@ def main(argv=None) -> int:
     print(json.dumps({k: (v['outcomes'] if isinstance(v, dict) and 'outcomes' in v else v) for k, v in report.items()
                       if k in ('read_image', 'budget_only', 'recognizer', 'predict', 'legit', 'overhead')}, indent=1))
     bad = sum(len(report[k]['crashes']) + len(report[k]['over_budget']) for k in ('read_image', 'budget_only', 'recognizer', 'predict') if k in report)
+    if 'predict' in report:
+        p = report['predict']
+        bad += p['runs_without_json'] + p['entries_missing'] + p['photos'] - p['photos_with_their_face']
     return 1 if bad else 0
 
 if __name__ == '__main__':
