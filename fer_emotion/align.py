@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import cv2
 from .core import FerError
+from .detect import as_rgb
 from .landmarks import tight_box, _check_box
 
 # %% auto #0
@@ -21,11 +22,8 @@ FER_BOX = dict(scale=1.25, shift=-0.14)     # the FER frame around the tight box
 
 # %% ../nbs/11_align.ipynb #85bdf208
 def _gray(rgb: np.ndarray) -> np.ndarray:
-    img = np.asarray(rgb)
-    if img.dtype != np.uint8: raise FerError(f'Expected a uint8 image, got {img.dtype}.')
-    if img.ndim == 2: return img
-    if img.ndim == 3 and img.shape[2] == 3: return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    raise FerError(f'Expected an RGB image (h, w, 3), got shape {img.shape}.')
+    "The greyscale image of an RGB or greyscale uint8 array (refused in words otherwise, by `detect.as_rgb`)."
+    return cv2.cvtColor(as_rgb(rgb), cv2.COLOR_RGB2GRAY)
 
 def _warp(gray: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
     "The `(size, size)` image of `gray` under the affine map `M` (image -> face), without aliasing."

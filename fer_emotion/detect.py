@@ -15,7 +15,7 @@ from .core import FerError, MODEL_DIR
 
 # %% auto #0
 __all__ = ['CALIBRATION_FILE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR', 'DESCRIPTIONS',
-           'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box', 'check_rgb',
+           'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box', 'as_rgb',
            'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace', 'Mtcnn',
            'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
 
@@ -73,15 +73,18 @@ def clip_box(box, width: int, height: int) -> tuple[float, float, float, float]:
     return (x0, y0, max(0., x1 - x0), max(0., y1 - y0))
 
 # %% ../nbs/07_detect.ipynb #b957cba2
-def check_rgb(rgb) -> None:
-    "Refuse anything but an `(h, w, 3)` uint8 array."
-    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.size):
-        raise FerError(f'Expected an RGB uint8 image of shape (h, w, 3); got {getattr(rgb, "dtype", type(rgb).__name__)} '
-                       f'{getattr(rgb, "shape", "")}')
+def as_rgb(img) -> np.ndarray:
+    "A contiguous `(h, w, 3)` uint8 RGB array from an RGB or greyscale uint8 array; anything else is refused in words."
+    ok = isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.size and (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3))
+    if not ok:
+        raise FerError(f'Expected an RGB uint8 image of shape (h, w, 3); got {getattr(img, "dtype", type(img).__name__)} '
+                       f'{getattr(img, "shape", "")}')
+    return np.ascontiguousarray(np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img)
 
 class Detector:
     "A face-detection backend: `raw(rgb)` gives its own candidates; calling it gives faces scored by P(face)."
     name, default_threshold = 'base', 0.5
+    reach = float('inf')   # the largest face it finds, as a share of the photo's longer side
     def __init__(self, calibration=None, threshold: float | None = None):
         card = load_calibration().get(self.name, {})
         self.calibration = tuple(calibration if calibration is not None else card.get('box', (0., 0., 1., 1.)))
@@ -93,7 +96,7 @@ class Detector:
 
     def boxes(self, rgb: np.ndarray) -> list[Detection]:
         "Every candidate: its box calibrated and clipped to the image, its score the backend's own (what a fusion hears)."
-        check_rgb(rgb)
+        rgb = as_rgb(rgb)
         with self.lock: dets = self.raw(rgb)
         if not dets: return []
         h, w = rgb.shape[:2]
@@ -187,6 +190,7 @@ class BlazeFace(Detector):
     default_threshold = 0.5
     def __init__(self, size: int = 256, pad: float = 0., **kw):
         self.name, self.size, self.pad = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad
+        self.reach = 160 * (1 + 2 * pad) / size   # faces up to about 160 px of the network's input
         super().__init__(**kw)
         import importlib.util
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
@@ -285,9 +289,9 @@ DESCRIPTIONS = {
     'yunet': "OpenCV's YuNet, from the model file you gave (FER_EMOTION_YUNET)"}
 
 def usable_detectors() -> dict[str, str]:
-    "The backends that can run here, best first, each with its one-line description (YuNet only when its file is given)."
-    has_yunet = Path(os.environ.get('FER_EMOTION_YUNET', '')).is_file()
-    return {n: d for n, d in DESCRIPTIONS.items() if n != 'yunet' or has_yunet}
+    "The backends offered to users, best first, with their descriptions: those whose scores are calibrated and that can run here."
+    cards, has_yunet = load_calibration(), Path(os.environ.get('FER_EMOTION_YUNET', '')).is_file()
+    return {n: d for n, d in DESCRIPTIONS.items() if (n in cards or n in ('own', 'ensemble')) and (n != 'yunet' or has_yunet)}
 
 def detect_faces(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> list[Detection]:
     "Faces in an RGB uint8 image, surest first: calibrated (forehead-to-chin) boxes clipped to the image."

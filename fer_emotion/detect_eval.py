@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score
 from .core import FerError
-from .detect import DEFAULT_DETECTOR, Detection, assign, get_detector, iou_matrix, match
+from .detect import DEFAULT_DETECTOR, Detection, assign, calibrate, clip_box, get_detector, iou_matrix, match
 from .detect_data import read_boxes_csv
 
 # %% auto #0
-__all__ = ['SIZE_BUCKETS', 'counts', 'pr_summary', 'by_size', 'fit_calibration', 'evaluate_detector', 'time_detector']
+__all__ = ['SIZE_BUCKETS', 'SPLITS', 'counts', 'pr_summary', 'by_size', 'fit_calibration', 'evaluate_detector', 'time_detector',
+           'candidates', 'scored', 'set_figures', 'compare_detectors']
 
 # %% ../nbs/09_detector_comparison.ipynb #ea6ff6c8
 def _pool(dets: dict[str, list[Detection]], truth: dict, iou: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -111,3 +112,43 @@ def time_detector(detector: str, photos: list[np.ndarray], size: tuple[int, int]
         for p in photos: det(p)
         wall.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
     return dict(wall=1000 * float(np.median(wall)) / len(photos), cpu=1000 * float(np.median(cpu)) / len(photos))
+
+# %% ../nbs/09_detector_comparison.ipynb #538ec032
+def candidates(entry: dict, box) -> list[Detection]:
+    "A sweep entry's candidates, calibrated with `box` and clipped, as detections with the backend's own scores."
+    a = np.array(entry['dets'], float).reshape(-1, 5); h, w = entry['size']
+    return [Detection(clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
+
+def scored(sweep: dict, card: dict) -> dict[str, list[Detection]]:
+    "Each photo's detections from a backend's `sweep` with its calibration `card`: boxes corrected, scores as P(face)."
+    a, b = card['score']
+    return {n: [Detection(d.box, float(1 / (1 + np.exp(-np.clip(a * d.score + b, -50, 50))))) for d in candidates(e, card['box'])]
+            for n, e in sweep.items()}
+
+def set_figures(dets: dict[str, list[Detection]], photos: dict, threshold: float) -> dict:
+    "Figures of `dets` at `threshold` on `photos` (name -> `detect_data.Photo`): P/R/F1/AP and recall by size, or faces found."
+    at = {n: [d for d in dets.get(n, []) if d.score >= threshold] for n in photos}
+    if all(p.boxes is None for p in photos.values()):
+        return dict(images=len(photos), found=float(np.mean([len(d) > 0 for d in at.values()])),
+                    extra_per_image=float(np.mean([max(len(d) - 1, 0) for d in at.values()])))
+    truth = {n: p.boxes for n, p in photos.items()}
+    return dict(images=len(photos), faces=sum(map(len, truth.values())), **counts(at, truth),
+                ap=pr_summary({n: dets.get(n, []) for n in photos}, truth)['ap'],
+                by_size=by_size(at, truth, {n: p.rgb.shape[:2] for n, p in photos.items()}))
+
+# %% ../nbs/09_detector_comparison.ipynb #31fc80ff
+SPLITS = {'1-4': (1, 2, 3, 4), '3-4': (3, 4)}
+
+def compare_detectors(sets: dict[str, dict], sweeps: dict[str, dict], calibration: dict, cv: dict[str, dict]) -> tuple[list, list]:
+    "Rows of figures per detector, set and split, and rows of recall by size, from `sweeps[set][backend]` and `cv[kind][set]`."
+    rows, sizes = [], []
+    dets = {(d, s): (scored(sw, calibration[d]), calibration[d]['threshold']) for s, by in sweeps.items() for d, sw in by.items()}
+    dets |= {(k, s): ({n: [Detection(tuple(b[:4]), b[4]) for b in v] for n, v in c.items()}, 0.) for k, by in cv.items() for s, c in by.items()}
+    for (d, s), (found, thr) in dets.items():
+        for split, folds in SPLITS.items():
+            photos = {n: p for n, p in sets[s].items() if (p.fold in folds or p.fold == 0) and n in found}   # MMOD: a sample
+            f = set_figures(found, photos, thr)
+            for kind, buckets in f.pop('by_size', {}).items():
+                sizes += [dict(detector=d, set=s, folds=split, kind=kind, bucket=b, **v) for b, v in buckets.items()]
+            rows.append(dict(detector=d, set=s, folds=split, **f))
+    return rows, sizes

@@ -12,6 +12,7 @@ import pandas as pd
 import cv2
 from .core import FerError, data_dir
 from .data import IMAGE_SUFFIXES
+from .detect import as_rgb
 from .image_input import read_image, ImageError
 
 # %% auto #0
@@ -50,14 +51,6 @@ def nme(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(pred, np.float64) - truth, axis=1).mean() / iod)
 
 # %% ../nbs/10_landmarks.ipynb #9b9f40eb
-def _as_rgb(img: np.ndarray) -> np.ndarray:
-    "A contiguous `(h, w, 3)` uint8 RGB array from an RGB or grayscale image."
-    img = np.asarray(img)
-    if img.dtype != np.uint8: raise FerError(f'Expected a uint8 image, got {img.dtype}.')
-    if img.ndim == 2: img = np.repeat(img[..., None], 3, axis=2)
-    if img.ndim != 3 or img.shape[2] != 3: raise FerError(f'Expected an RGB image (h, w, 3), got shape {img.shape}.')
-    return np.ascontiguousarray(img)
-
 def _check_box(box) -> tuple[float, float, float, float]:
     x, y, w, h = (float(v) for v in box)
     if not (w > 0 and h > 0): raise FerError(f'A face box needs a positive width and height, got {box}.')
@@ -86,7 +79,7 @@ class Landmarker:
     def __init__(self): self._lock = threading.Lock()
     def landmarks(self, rgb: np.ndarray, box: tuple[float, float, float, float], tight: bool = False) -> np.ndarray | None:
         "68 iBUG points of the face in `box` = `(x, y, w, h)` (the detector's, or a `tight` landmark box), or `None`."
-        rgb, box = _as_rgb(rgb), _check_box(box)
+        rgb, box = as_rgb(rgb), _check_box(box)
         if not tight: box = tight_box(box)
         with self._lock: p = self._predict(rgb, box)
         return p if p is not None and plausible(p) else None

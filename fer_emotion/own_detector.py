@@ -85,10 +85,11 @@ def _blas():
     from threadpoolctl import ThreadpoolController
     return ThreadpoolController()
 
-def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier]) -> tuple[list[Detection], np.ndarray]:
-    "Group the calibrated `candidates` of each member detector; returns one detection and one feature row per group."
+def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier], reach: list[float]) -> tuple[list[Detection], np.ndarray]:
+    "Group the calibrated `candidates` of each member (whose `reach` is the largest face it sees); one detection and one feature row per group."
+    m = len(candidates)
     flat = [(j, d) for j, ds in enumerate(candidates) for d in ds]
-    if not flat: return [], np.zeros((0, 2 * len(candidates) + 1))
+    if not flat: return [], np.zeros((0, 3 * m + 1))
     boxes = np.array([d.box for _, d in flat]); member = np.array([j for j, _ in flat])
     with _blas().limit(limits=1, user_api='blas'): v = np.mean([f(rgb, boxes) for f in verifiers], 0)
     near, free = iou_matrix(boxes, boxes) >= 0.5, np.ones(len(flat), bool)
@@ -100,10 +101,11 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Ver
             c = np.where(free & near[i] & (member == j))[0]
             if j != member[i] and len(c): group.append(c[np.argmax(v[c])])
         free[near[i]] = False
-        f = np.zeros(2 * len(candidates) + 1); f[-1] = v[i]
+        f = np.zeros(3 * m + 1); f[-1] = v[i]
         for g in group: f[2 * member[g]], f[2 * member[g] + 1] = 1., flat[g][1].score
         w = np.exp((v[group] - v[i]) / 2)
         box = tuple((boxes[group] * w[:, None]).sum(0) / w.sum())
+        f[2 * m:3 * m] = (1 - f[0:2 * m:2]) * (box[3] / max(rgb.shape[:2]) <= np.array(reach))   # could have seen it, did not
         kp = next((flat[g][1].keypoints for g in group if flat[g][1].keypoints), None)
         dets.append(Detection(box, float(v[i]), kp)); feats.append(f)
     return dets, np.array(feats)
@@ -123,11 +125,12 @@ class FusedDetector(Detector):
         self.members = [get_detector(m) for m in self.card['members']]
         self.verifiers = [load_verifier(f) for f in verifiers]
     def raw(self, rgb):
-        return fused_detections(rgb, [m.boxes(rgb) for m in self.members], self.card, self.verifiers)
+        return fused_detections(rgb, [m.boxes(rgb) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
 
-def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier]) -> list[Detection]:
+def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier],
+                     reach: list[float]) -> list[Detection]:
     "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card`: P(face)."
     candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
-    dets, feats = fuse(rgb, candidates, verifiers)
+    dets, feats = fuse(rgb, candidates, verifiers, reach)
     scores = 1 / (1 + np.exp(-(feats @ np.array(card['coef']) + card['intercept']))) if len(dets) else []
     return [Detection(d.box, float(s), d.keypoints) for d, s in zip(dets, scores)]
