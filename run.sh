@@ -19,7 +19,7 @@ if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
 fi
 case "${1:-}" in
   app)  shift; exec "$venv/bin/streamlit" run streamlit_app/app.py --server.headless true \
-          --browser.gatherUsageStats false --server.maxUploadSize 20 "$@" ;;
+          --browser.gatherUsageStats false "$@" ;;
   test) shift; exec "$venv/bin/python" -m pytest tests -ra "$@" ;;
   *)    echo "usage: ./run.sh app | test [pytest args]" >&2; exit 2 ;;
 esac
