@@ -14,10 +14,10 @@ import numpy as np
 from .core import FerError, MODEL_DIR
 
 # %% auto #0
-__all__ = ['CALIBRATION_FILE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR', 'DESCRIPTIONS',
-           'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box', 'as_rgb',
-           'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace', 'Mtcnn',
-           'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
+__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR',
+           'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box',
+           'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace',
+           'Mtcnn', 'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
 @dataclass
@@ -81,6 +81,8 @@ def as_rgb(img) -> np.ndarray:
                        f'{getattr(img, "shape", "")}')
     return np.ascontiguousarray(np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img)
 
+MIN_SIDE = 16   # px: an image narrower than this holds no face a backend can find
+
 class Detector:
     "A face-detection backend: `raw(rgb)` gives its own candidates; calling it gives faces scored by P(face)."
     name, default_threshold = 'base', 0.5
@@ -96,10 +98,10 @@ class Detector:
 
     def boxes(self, rgb: np.ndarray) -> list[Detection]:
         "Every candidate: its box calibrated and clipped to the image, its score the backend's own (what a fusion hears)."
-        rgb = as_rgb(rgb)
+        rgb = as_rgb(rgb); h, w = rgb.shape[:2]
+        if min(h, w) < MIN_SIDE: return []   # no backend finds a face there, and some crash on such shapes
         with self.lock: dets = self.raw(rgb)
         if not dets: return []
-        h, w = rgb.shape[:2]
         out = [replace(d, box=clip_box(b, w, h)) for d, b in zip(dets, calibrate([d.box for d in dets], self.calibration))]
         return [d for d in out if d.box[2] > 0 and d.box[3] > 0]
 
@@ -160,7 +162,8 @@ class MediaPipe(Detector):
         super().__init__(**kw); import mediapipe as mp
         self.model = mp.solutions.face_detection.FaceDetection(min_detection_confidence=0.1, model_selection=model_selection)
     def raw(self, rgb):
-        h, w = rgb.shape[:2]; out = []
+        h, w = rgb.shape[:2]; out = []; s = min(1., 4096 / max(h, w))   # its graph squeezes the photo to 192 px anyway
+        if s < 1: rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
         for d in self.model.process(np.ascontiguousarray(rgb)).detections or []:
             b, kp = d.location_data.relative_bounding_box, d.location_data.relative_keypoints
             out.append(Detection((b.xmin * w, b.ymin * h, b.width * w, b.height * h), float(d.score[0]),
@@ -196,11 +199,10 @@ class BlazeFace(Detector):
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
         self.nets = {}   # one network per input shape: reshaping one network costs more than running it
     def raw(self, rgb):
-        p = round(self.pad * max(rgb.shape[:2]))
-        if p: rgb = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(128, 128, 128))
-        H, W = rgb.shape[:2]; s = self.size / max(H, W)
-        w, h = max(1, round(W * s)), max(1, round(H * s)); x = np.zeros((-(-h // 16) * 16, -(-w // 16) * 16, 3), np.uint8)
-        x[:h, :w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        H, W = rgb.shape[:2]; s = self.size / (max(H, W) * (1 + 2 * self.pad))   # shrunk first: the frame is never large
+        w, h = max(1, round(W * s)), max(1, round(H * s)); p = round(self.pad * max(w, h))
+        x = np.zeros((-(-(h + 2 * p) // 16) * 16, -(-(w + 2 * p) // 16) * 16, 3), np.uint8); x[:h + 2 * p, :w + 2 * p] = 128 if p else 0
+        x[p:p + h, p:p + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         if x.shape not in self.nets:
             if len(self.nets) >= 32: self.nets.pop(next(iter(self.nets)))   # bounded: photos come in many shapes
             self.nets[x.shape] = cv2.dnn.readNetFromTFLite(str(self.file))
@@ -209,8 +211,8 @@ class BlazeFace(Detector):
         logit, reg = net.forward(['classificators', 'regressors'])
         score = 1 / (1 + np.exp(-np.clip(logit.ravel(), -50, 50))); keep = score >= 0.1
         reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*x.shape[:2])[keep], 8); score = score[keep]
-        boxes = np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2, reg[:, 2:4]] / s - [p, p, 0, 0]
-        points = (reg[:, 4:] + a[:, 4:]) / s - p
+        boxes = np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2 - p, reg[:, 2:4]] / s
+        points = (reg[:, 4:] + a[:, 4:] - p) / s
         return [Detection(tuple(map(float, boxes[i])), float(score[i]), {k: tuple(map(float, points[i, 2*j:2*j + 2]))
                 for j, k in enumerate(MEDIAPIPE_KEYPOINTS)}) for i in nms(boxes, score)]
 
