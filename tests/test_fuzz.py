@@ -246,7 +246,7 @@ def test_predict_streams_and_closes_its_json_when_interrupted(tmp_path):
     "Entries arrive one by one while the run goes on; Ctrl-C ends it with the array closed (valid JSON) and exit 130."
     import signal
     photo = fz.encode(fz.face_picture(np.random.default_rng(0)), 'JPEG')
-    for k in range(40): (tmp_path/f'{k:02d}.jpg').write_bytes(photo)
+    for k in range(400): (tmp_path/f'{k:03d}.jpg').write_bytes(photo)   # many: the run must outlast the signal
     p = subprocess.Popen([sys.executable, '-c', 'import sys; from fer_emotion.cli import main; sys.exit(main())', 'predict',
                           str(tmp_path), '--json', '--detector', DETECTOR], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     first = b''
@@ -254,8 +254,8 @@ def test_predict_streams_and_closes_its_json_when_interrupted(tmp_path):
         chunk = p.stdout.read1(65536)
         assert chunk, 'the output ended before the first entry'
         first += chunk
-    p.send_signal(signal.SIGINT)                                     # the run is still going: 40 photos take longer
+    p.send_signal(signal.SIGINT)                                     # the run is still going: 400 photos take seconds
     rest, err = p.communicate(timeout=120)
     res = json.loads(first + rest)
     assert p.returncode == 130 and 'interrupted' in err.decode(), (p.returncode, err[-500:])
-    assert 1 <= len(res) < 40 and all(r['error'] is None and len(r['faces']) == 1 for r in res)
+    assert 1 <= len(res) < 400 and all(r['error'] is None and len(r['faces']) == 1 for r in res)
