@@ -579,7 +579,7 @@ def run_overhead(reps: int = 40) -> dict:
               '4000x3000 JPEG (12 MP)': [encode(face_picture(rng).resize((4000, 3000)), 'JPEG', quality=90)],
               '4000x3000 progressive JPEG (12 MP)': [encode(face_picture(rng).resize((4000, 3000)), 'JPEG', quality=90, progressive=True)]}
     fddb = data_dir()/'face_detection'/'fddb_folds_1-4'/'images'
-    if fddb.is_dir(): photos['FDDB photos (20 JPEGs, about 450x350)'] = [p.read_bytes() for p in sorted(fddb.glob('*.jpg'))[:20]]
+    if fddb.is_dir(): photos['FDDB photos (20 JPEGs, 450 px on the long side)'] = [p.read_bytes() for p in sorted(fddb.glob('*.jpg'))[:20]]
     out = {}
     for name, files in photos.items():
         for f in files: read_image(f)
