@@ -21,8 +21,8 @@ try:
 except ImportError: webrtc_streamer = None
 
 from fer_emotion.core import LABELS, FerError
-from fer_emotion.image_input import MAX_BYTES, MAX_PIXELS, read_image
-from fer_emotion.detect import DEFAULT_DETECTOR, get_detector, usable_detectors
+from fer_emotion.image_input import MAX_BYTES, MAX_PIXELS, read_image, size_message
+from fer_emotion.detect import DEFAULT_DETECTOR, MIN_SIDE, get_detector, usable_detectors
 from fer_emotion.pipeline import COLOURS, Face, get_recognizer, gradcam, overlay
 from fer_emotion.model import load_card
 
@@ -142,8 +142,7 @@ def remember(key, result: Analysis) -> None:
 def refusal(name: str, data: bytes) -> str:
     "The app's own limits, in words: '' when the file may be read."
     if len(data) > MAX_BYTES:
-        return (f'This file is {len(data) / 2**20:.1f} MB; photos up to {MAX_BYTES / 2**20:.0f} MB are accepted. '
-                'Send a smaller copy (most phones can share a photo at a reduced size).')
+        return size_message(len(data)) + ' Send a smaller copy (most phones can share a photo at a reduced size).'
     if name.rsplit('.', 1)[-1].lower() not in EXTENSIONS or '.' not in name:
         return ('This type of file is not accepted: upload a JPEG, PNG, WebP or BMP photo '
                 '(a name ending in .jpg, .jpeg, .png, .webp or .bmp).')
@@ -238,6 +237,9 @@ def show_photo(pos: int, name: str, digest: str, a: Analysis, opts: dict) -> lis
         st.error(a.refusal); return []
     faces = with_uncertainty(a.faces, opts['uncertainty'])
     if not faces:
+        if min(a.size) * a.scale < MIN_SIDE:       # a sliver: nothing to see (and Streamlit would shrink it to 0 px)
+            st.warning(f'No face found: this image ({a.size[0]:,} x {a.size[1]:,} pixels) is too thin to hold a face.')
+            return []
         st.warning('No face found. Try a photo where the face is larger, frontal and well lit '
                    '(at least about 40 pixels across), or lower the detection threshold in the settings.')
         st.image(a.view, width='content')

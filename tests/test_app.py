@@ -1,8 +1,9 @@
 """The Streamlit app in Streamlit's own AppTest: real uploads, real models (no mocks), each input answered in words.
 
 Covers issue 13 (same-named uploads, names shown literally, results kept in memory, refusals on the page, the sample
-removable, numbered faces, percentages, the about page) and the app's part of issue 12 (detector choice in plain
-words; the detection threshold starts at the detector's own and changes the result)."""
+removable, numbered faces, percentages, the about page), the app's part of issue 12 (detector choice in plain
+words; the detection threshold starts at the detector's own and changes the result) and of issue 14 (hostile files,
+from the fuzz benchmark's generators, each answered in words within one image's budget)."""
 import ast, io, logging, re, tomllib
 from pathlib import Path
 import cv2
@@ -14,7 +15,9 @@ from streamlit.testing.v1 import AppTest
 import fer_emotion.pipeline as pipeline
 from fer_emotion.core import LABELS
 from fer_emotion.detect import DEFAULT_DETECTOR, get_detector, usable_detectors
+from fer_emotion.image_input import MAX_BYTES, MAX_PIXELS, WALL_FACTOR, time_budget
 from fer_emotion.model import load_card
+import fuzz_benchmark as fz   # the fuzz benchmark's generators (tools/, on the path by conftest), as in test_fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT/'streamlit_app'/'app.py')
@@ -212,13 +215,56 @@ def test_refused_files_answered_in_words_on_the_page(app, deprecations):
     assert len(errors) == 5, errors                                 # one message per refused file, in its place
     assert 'This is not an image we can read' in errors[0]
     assert 'truncated or corrupt' in errors[1]
-    assert 'This file is 21.0 MB; photos up to 20 MB are accepted' in errors[2]
+    assert errors[2].startswith('The file is 21 MB (22,020,096 bytes), 1,048,576 bytes over the limit of 20 MB')
+    assert 'Send a smaller copy' in errors[2]
     assert all('This type of file is not accepted: upload a JPEG, PNG, WebP or BMP photo' in e for e in errors[3:])
     assert 'No face found' in app.warning[0].value
     assert found(app) == [1] and 'No photo yet' not in texts(app)   # the good photo in the same batch still answered
     assert not any('Traceback' in t for t in texts(app).splitlines())
     app.run()
     assert not [r.getMessage() for r in deprecations]                # the app's own calls are all current
+
+def test_one_byte_over_the_limit_says_so_exactly(app):
+    upload(app, ('big.jpg', bytes(MAX_BYTES + 1)))
+    assert [e.value for e in app.error] == ['The file is 20 MB (20,971,521 bytes), 1 byte over the limit of 20 MB '
+                                            '(20,971,520 bytes). Send a smaller copy (most phones can share a photo at a reduced size).']
+
+# One image's budget: decoding at the pixel cap (worker CPU time, on a busy machine), then detection and classification.
+BUDGET = WALL_FACTOR * time_budget(MAX_PIXELS) + fz.DOWNSTREAM_LIMIT
+HOSTILE = [(f'{i:02d}_{fam}.' + ('jpg', 'png', 'webp', 'bmp')[i % 4], data)
+           for i, (fam, data) in enumerate(fz.case(i) for i in range(len(fz.FAMILIES)))]   # one of each family
+
+def answers(at) -> list[str]:
+    "What the page answers for each photo, in order: its error, 'no face' or 'N found'."
+    return ([e.value for e in at.error] + ['no face' for w in at.warning if 'No face found' in w.value]
+            + [f'{n} found' for n in found(at)])
+
+def test_hostile_files_answered_in_words_within_the_budget(app):
+    """One file of each family of the fuzz benchmark beside a real photo: in one upload, and each in its own run within
+    one image's budget (AppTest's timeout fails the test past it). Every file gets one answer in words, none a trace."""
+    assert {f.split('_', 1)[1].rsplit('.', 1)[0] for f, _ in HOSTILE} == set(fz.FAMILIES)
+    files = HOSTILE + [('astronaut.jpg', ASTRONAUT)]
+    app.file_uploader[0].set_value([(n, d, 'image/jpeg') for n, d in files])
+    app.run(timeout=len(files) * BUDGET)                            # all at once: each analysed in turn
+    assert not app.exception, app.exception
+    assert names(app) == [n for n, _ in files] and len(answers(app)) == len(files), answers(app)
+    assert found(app)[-1] == 1                                      # the photo after them all still gets its face
+    assert not any('on our side' in a for a in answers(app)), answers(app)
+    app.session_state['results'].clear()                            # forget them: each is analysed again below
+    for name, data in HOSTILE:                                      # the photo's answer is remembered: only the file is new
+        app.file_uploader[0].set_value([(name, data, 'image/jpeg'), ('astronaut.jpg', ASTRONAUT, 'image/jpeg')])
+        app.run(timeout=BUDGET)
+        assert not app.exception, (name, app.exception)
+        said = answers(app)
+        assert len(said) == 2 and found(app)[-1] == 1, (name, said)
+        assert not any('on our side' in a or 'Traceback' in a for a in said), (name, said)
+    assert not any('Traceback' in t for t in texts(app).splitlines())
+
+def test_a_sliver_is_answered_without_its_picture(app):
+    "An image 1 px high: no face, said in words (Streamlit cannot show it: it would shrink it to 0 px and fail)."
+    upload(app, ('line.png', png(np.zeros((1, 5000, 3), np.uint8))), ('astronaut.jpg', ASTRONAUT))
+    assert [w.value for w in app.warning] == ['No face found: this image (5,000 x 1 pixels) is too thin to hold a face.']
+    assert not app.error and found(app) == [1]
 
 def test_failure_answered_in_words_without_a_trace(app, monkeypatch):
     "Whatever goes wrong inside the analysis, the page says so in words: no traceback, no server path, no exception."
