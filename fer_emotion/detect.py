@@ -197,16 +197,16 @@ class BlazeFace(Detector):
         super().__init__(**kw)
         import importlib.util
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
-        self.nets = {}   # one network per input shape: reshaping one network costs more than running it
+        self.step = 16 * max(1, size // 256)   # the input's sides are multiples of this: about 16 shapes per orientation
+        self.nets = {}   # one network per input shape, the 16 used last, oldest first (setting one up costs two runs)
     def raw(self, rgb):
         H, W = rgb.shape[:2]; s = self.size / (max(H, W) * (1 + 2 * self.pad))   # shrunk first: the frame is never large
         w, h = max(1, round(W * s)), max(1, round(H * s)); p = round(self.pad * max(w, h))
-        x = np.zeros((-(-(h + 2 * p) // 16) * 16, -(-(w + 2 * p) // 16) * 16, 3), np.uint8); x[:h + 2 * p, :w + 2 * p] = 128 if p else 0
+        g = self.step; x = np.zeros((-(-(h + 2 * p) // g) * g, -(-(w + 2 * p) // g) * g, 3), np.uint8); x[:h + 2 * p, :w + 2 * p] = 128 if p else 0
         x[p:p + h, p:p + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-        if x.shape not in self.nets:
-            if len(self.nets) >= 32: self.nets.pop(next(iter(self.nets)))   # bounded: photos come in many shapes
-            self.nets[x.shape] = cv2.dnn.readNetFromTFLite(str(self.file))
-        net = self.nets[x.shape]
+        net = self.nets.pop(x.shape, None)
+        self.nets[x.shape] = net = cv2.dnn.readNetFromTFLite(str(self.file)) if net is None else net
+        if len(self.nets) > 16: self.nets.pop(next(iter(self.nets)))   # bounded: photos come in many shapes
         net.setInput(cv2.dnn.blobFromImage(x, 1 / 127.5, mean=(127.5,) * 3))
         logit, reg = net.forward(['classificators', 'regressors'])
         score = 1 / (1 + np.exp(-np.clip(logit.ravel(), -50, 50))); keep = score >= 0.1

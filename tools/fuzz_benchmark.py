@@ -622,13 +622,42 @@ def run_legit(log) -> dict:
     return out
 
 
+def run_photos(n: int, detector: str | None, log) -> dict:
+    "`n` real photos of many sizes (FDDB) through one `fer-emotion predict --json`: the process's memory as it goes (VmRSS, VmHWM) and its time per photo."
+    from fer_emotion.core import data_dir
+    fddb = data_dir()/'face_detection'/'fddb_folds_1-4'/'images'
+    if not fddb.is_dir(): return dict(skipped=f'no FDDB photos at {fddb}')
+    files = sorted(fddb.glob('*.jpg'))[:n]
+    with tempfile.TemporaryDirectory(prefix='fuzz_photos_') as d:
+        for f in files: (Path(d)/f.name).write_bytes(f.read_bytes())
+        cmd = [sys.executable, '-c', 'import sys; from fer_emotion.cli import main; sys.exit(main())', 'predict', d, '--json'] + (['--detector', detector] if detector else [])
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+        rss, stamps, lines, hwm = [], [], [], 0
+        for line in iter(proc.stdout.readline, b''):
+            lines.append(line)
+            if line.startswith(b'  "image": '):
+                m = _status(proc.pid); stamps.append(time.perf_counter()); rss.append(m.get('VmRSS', 0)); hwm = max(hwm, m.get('VmHWM', 0))
+        code = proc.wait()
+    res = json.loads(b''.join(lines))
+    sizes = {Image.open(f).size for f in files}
+    mb = lambda b: round(b / 2**20)
+    out = dict(photos=len(res), exit=code, distinct_sizes=len(sizes), faces=sum(len(r['faces']) for r in res),
+               errors=sum(r['error'] is not None for r in res), rss_mb_after=[mb(r) for r in rss[::max(1, len(rss) // 10)]],
+               rss_mb_last=mb(rss[-1]) if rss else 0, peak_rss_mb=mb(hwm),
+               seconds_per_photo=float(np.median(np.diff(stamps))) if len(stamps) > 1 else 0.)
+    print(f'photos: {out}', file=log, flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--n', type=int, default=800 * len(FAMILIES), help='inputs (default: 800 per family)')
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--stages', default='read,budget,recognizer,predict,legit,overhead',
+    ap.add_argument('--stages', default='read,budget,recognizer,predict,legit,overhead,photos',
                     help='read: read_image; budget: the workers alone, without the structural checks; recognizer; predict; '
-                         'legit: ordinary images at the pixel cap; overhead: the cost to an ordinary photo')
+                         'legit: ordinary images at the pixel cap; overhead: the cost to an ordinary photo; '
+                         'photos: predict\'s memory over real photos of many sizes')
+    ap.add_argument('--photos', type=int, default=50, help='real photos for the photos stage')
     ap.add_argument('--detector', default=None, help='recognizer and predict detector (default: the package default)')
     ap.add_argument('--batch', type=int, default=1000, help='inputs per predict run')
     ap.add_argument('--out', default=str(ROOT/'logs'/'fuzz'))
@@ -647,11 +676,12 @@ def main(argv=None) -> int:
         elif st == 'predict': report['predict'] = run_predict(a.n, a.seed, a.detector, a.batch, log)
         elif st == 'overhead': report['overhead'] = run_overhead()
         elif st == 'legit': report['legit'] = run_legit(log)
+        elif st == 'photos': report['photos'] = run_photos(a.photos, a.detector, log)
         report.setdefault('stage_seconds', {})[st] = time.perf_counter() - t
         (out/'summary.json').write_text(json.dumps(report, indent=1))
         print(f'{st}: done in {time.perf_counter() - t:.0f} s', file=log, flush=True)
     print(json.dumps({k: (v['outcomes'] if isinstance(v, dict) and 'outcomes' in v else v) for k, v in report.items()
-                      if k in ('read_image', 'budget_only', 'recognizer', 'predict', 'legit', 'overhead')}, indent=1))
+                      if k in ('read_image', 'budget_only', 'recognizer', 'predict', 'legit', 'overhead', 'photos')}, indent=1))
     bad = sum(len(report[k]['crashes']) + len(report[k]['over_budget']) for k in ('read_image', 'budget_only', 'recognizer', 'predict') if k in report)
     if 'predict' in report:
         p = report['predict']
