@@ -3,6 +3,7 @@
     python tools/fuzz_benchmark.py                     # 10,500 inputs, seed 0, every stage; summary in logs/fuzz/
     python tools/fuzz_benchmark.py --n 300 --stages read
     python tools/fuzz_benchmark.py --overhead-only     # what the budget costs an ordinary photo
+    python tools/fuzz_benchmark.py --stages photos --photos 300   # predict's memory over real photos of many sizes
 
 Each input comes from one of the generator families in `FAMILIES` (bit flips, truncation, header edits, bombs, chunk
 and EXIF floods, run-length bitmaps, progressive scans, polyglots, extreme shapes, every Pillow mode, random bytes),
