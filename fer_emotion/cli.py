@@ -20,12 +20,20 @@ def _table(rep: dict) -> str:
     lines = [f"{rep['n']} images   accuracy {rep['accuracy']:.2%}   macro-F1 {rep['macro_f1']:.3f}",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
     lines += [f"{k:<10}{v['precision']:>10.3f}{v['recall']:>8.3f}{v['f1']:>8.3f}{v['support']:>9}" for k, v in rep['per_class'].items()]
+    if 'faces_found' in rep:
+        lines.insert(1, f"detector {rep['detector']}: a face found in {rep['faces_found']:.1%} of photos (none: counted wrong)")
+        lines += [f"could not read {k}: {v}" for k, v in rep['errors'].items()]
     return '\n'.join(lines)
 
 def cmd_evaluate(a) -> int:
-    "Accuracy, macro-F1 and per-class figures of a model on an image folder (one sub-folder per class)."
-    from fer_emotion.evaluate import evaluate_folder
-    rep = evaluate_folder(a.dir, a.model, tta=not a.no_tta)
+    "Accuracy, macro-F1 and per-class figures on an image folder (one sub-folder per class) of faces, or of whole photos."
+    if a.photos:
+        from fer_emotion.photo_eval import evaluate_photos
+        rep = evaluate_photos(a.dir, a.detector, a.model, tta=not a.no_tta)
+    elif a.detector: raise FerError('--detector needs --photos: without it every image is taken as a face and classified whole.')
+    else:
+        from fer_emotion.evaluate import evaluate_folder
+        rep = evaluate_folder(a.dir, a.model, tta=not a.no_tta)
     _print_json(rep) if a.json else print(_table(rep))
     return 0
 
@@ -39,7 +47,7 @@ def cmd_finetune(a) -> int:
 def cmd_train(a) -> int:
     "Train the shipped model from scratch (resumes an interrupted run in the same --out folder)."
     from fer_emotion.train import train_shipped
-    _print_json(train_shipped(a.out, epochs=a.epochs, polish_epochs=a.polish_epochs, dest=a.dest, root=a.data))
+    _print_json(train_shipped(a.out, epochs=a.epochs, polish_epochs=a.polish_epochs, dest=a.dest, root=a.data, ferplus=a.ferplus))
     return 0
 
 def cmd_detectors(a) -> int:
@@ -149,6 +157,8 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
     e.add_argument('dir'); e.add_argument('--model', default=None, help='model file (default: the shipped one)')
     e.add_argument('--no-tta', action='store_true', help='classify without the mirror-image average'); e.add_argument('--json', action='store_true')
+    e.add_argument('--photos', action='store_true', help='the images are whole photos: detect, classify the largest face')
+    e.add_argument('--detector', default=None, help='with --photos: backend name (see `fer-emotion detectors`)')
     e.set_defaults(run=cmd_evaluate)
     f = sub.add_parser('finetune', help=cmd_finetune.__doc__)
     f.add_argument('dir'); f.add_argument('--out', default='finetuned.npz', help='new model file (default: finetuned.npz)')
@@ -159,6 +169,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--out', default='runs/shipped'); t.add_argument('--epochs', type=int, default=107, help='stage 1 epochs')
     t.add_argument('--polish-epochs', type=int, default=5, help='stage 2 (polish) epochs')
     t.add_argument('--dest', default=str(DEFAULT_MODEL)); t.add_argument('--data', default=None, help='FER-2013 image-folder root')
+    t.add_argument('--ferplus', type=float, default=0.0, help='weight of the FER+ votes in the targets (0: FER-2013 labels only)')
     t.set_defaults(run=cmd_train)
     r = sub.add_parser('predict', help=cmd_predict.__doc__)
     r.add_argument('images', nargs='+', metavar='IMAGE', help='image files or folders')

@@ -17,9 +17,10 @@ __all__ = ['classification_report', 'calibration_bins', 'expected_calibration_er
 
 # %% ../nbs/06_evaluate.ipynb #0728c2aa
 def classification_report(y: np.ndarray, pred: np.ndarray) -> dict:
-    "Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix of labels `y` and `pred`."
+    "Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix of labels `y` and `pred` (-1: none)."
+    y, pred = np.asarray(y), np.asarray(pred)
     if len(y) == 0: raise FerError('No images to evaluate.')
-    present = sorted(set(np.unique(y)) | set(np.unique(pred)))
+    present = sorted(set(np.unique(y)) | set(np.unique(pred[pred >= 0])))
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=present, zero_division=0)
     return dict(n=int(len(y)), accuracy=float(accuracy_score(y, pred)),
                 macro_f1=float(f1_score(y, pred, labels=sorted(np.unique(y)), average='macro', zero_division=0)),

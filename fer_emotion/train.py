@@ -11,12 +11,12 @@ import pandas as pd
 import keras
 from keras import layers
 from .core import LABELS, FerError, data_dir
-from .data import load_image_folder
+from .data import load_image_folder, load_ferplus
 from .model import build_model, load_model, save_weights, fit_temperature, softmax, DEFAULT_MODEL
 
 # %% auto #0
-__all__ = ['RandomAffine', 'augmenter', 'with_augmentation', 'class_weights', 'as_inputs', 'cosine_lr', 'EpochTime', 'fit',
-           'read_history', 'plot_history', 'train_member', 'train_shipped', 'finetune']
+__all__ = ['RandomAffine', 'augmenter', 'with_augmentation', 'class_weights', 'as_inputs', 'soft_targets', 'cosine_lr',
+           'EpochTime', 'fit', 'read_history', 'plot_history', 'train_member', 'train_shipped', 'finetune']
 
 # %% ../nbs/05_train.ipynb #922c4e61
 class RandomAffine(layers.Layer):
@@ -61,6 +61,20 @@ def as_inputs(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "uint8 faces `(n, 48, 48)` and label indices as the network's inputs: floats in [0, 1] and one-hot rows."
     return X[..., None].astype(np.float32) / 255.0, np.eye(len(LABELS), dtype=np.float32)[y]
 
+# %% ../nbs/05_train.ipynb #727d9038
+def soft_targets(paths: list[Path], y: np.ndarray, weight: float = 0.5, root: Path | str | None = None,
+                 ferplus: Path | str | None = None) -> np.ndarray:
+    "Targets `(n, 7)`: the one-hot labels `y` mixed with the FER+ vote shares (`weight`) of the images `paths` under `root`."
+    root = Path(root or data_dir()/'fer2013')
+    t = np.eye(len(LABELS), dtype=np.float32)[y]
+    if weight == 0: return t
+    fp, soft = load_ferplus(ferplus)
+    row = dict(zip(fp.image, range(len(fp))))
+    at = np.array([row.get(Path(p).relative_to(root).as_posix(), -1) for p in paths])
+    has = at >= 0
+    t[has] = (1 - weight) * t[has] + weight * soft[at[has]]
+    return t
+
 # %% ../nbs/05_train.ipynb #e43da0be
 def cosine_lr(epoch: int, peak: float, epochs: int, warmup: int = 2) -> float:
     "Learning rate at `epoch`: linear warm-up for `warmup` epochs, then a cosine from `peak` to 0 at `epochs`."
@@ -75,8 +89,8 @@ class EpochTime(keras.callbacks.Callback):
 def fit(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, epochs: int = 40,
         lr: float = 2e-3, batch: int = 64, warmup: int = 2, erase: bool = True, weight_decay: float = 0.05,
         label_smoothing: float = 0.1, patience: int = 12, init: Path | str | None = None, arch: dict | None = None,
-        bf16: bool = True, seed: int = 0, verbose: int = 2) -> keras.Model:
-    "Train (or resume training) into folder `out`; returns the model with its best validation weights."
+        bf16: bool = True, seed: int = 0, verbose: int = 2, targets: np.ndarray | None = None) -> keras.Model:
+    "Train (or resume training) into folder `out` (on soft `targets` `(n, 7)` if given); returns the best validation weights."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy('mixed_bfloat16' if bf16 else 'float32')
@@ -94,6 +108,7 @@ def fit(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val:
                keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=patience),
                EpochTime(), keras.callbacks.CSVLogger(str(out/'history.csv'), append=True)]
         x, t = as_inputs(X, y)
+        if targets is not None: t = np.asarray(targets, np.float32)
         trainer.fit(x, t, sample_weight=class_weights(y)[y], batch_size=batch, epochs=epochs, shuffle=True,
                     validation_data=as_inputs(X_val, y_val), validation_batch_size=256, callbacks=cbs, verbose=verbose)
         trainer.load_weights(str(out/'best.weights.h5'))
@@ -118,26 +133,31 @@ def plot_history(out: Path | str):
 
 # %% ../nbs/05_train.ipynb #cd257714
 def train_member(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, seed: int = 0,
-                 epochs: int = 107, polish_epochs: int = 5, arch: dict | None = None) -> dict[str, Path]:
-    "Train one network under `out` in two stages; returns the model file of each stage."
+                 epochs: int = 107, polish_epochs: int = 5, arch: dict | None = None,
+                 targets: np.ndarray | None = None) -> dict[str, Path]:
+    "Train one network under `out` in two stages (on soft `targets` if given); returns the model file of each stage."
     out = Path(out)
     stages = {'stage1': out/'stage1.npz', 'stage2': out/'stage2.npz'}
     if not stages['stage1'].exists():   # a finished stage is kept: a rerun after an interruption goes on from there
-        save_weights(fit(out/'stage1', X, y, X_val, y_val, epochs=epochs, patience=epochs, arch=arch, seed=seed),
+        save_weights(fit(out/'stage1', X, y, X_val, y_val, epochs=epochs, patience=epochs, arch=arch, seed=seed,
+                         targets=targets),
                      stages['stage1'])
     if not stages['stage2'].exists():
         save_weights(fit(out/'stage2', X, y, X_val, y_val, epochs=polish_epochs, lr=2e-4, warmup=0, erase=False,
-                         patience=polish_epochs, init=stages['stage1'], arch=arch, seed=seed), stages['stage2'])
+                         patience=polish_epochs, init=stages['stage1'], arch=arch, seed=seed, targets=targets),
+                     stages['stage2'])
     return stages
 
 def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_epochs: int = 5,
-                  dest: Path | str = DEFAULT_MODEL, root: Path | str | None = None, arch: dict | None = None) -> dict:
-    "Train the shipped model from scratch in stages under `out`, calibrate it, and save it to `dest`."
+                  dest: Path | str = DEFAULT_MODEL, root: Path | str | None = None, arch: dict | None = None,
+                  ferplus: float = 0.0) -> dict:
+    "Train the shipped model from scratch in stages under `out` (FER+ votes mixed in at weight `ferplus`), calibrate it, save it to `dest`."
     from fer_emotion.model import EmotionModel
     out, root = Path(out), Path(root or data_dir()/'fer2013')
-    X, y, _ = load_image_folder(root/'train')
+    X, y, paths = load_image_folder(root/'train')
     Xv, yv, _ = load_image_folder(root/'validation')
-    stages = train_member(out, X, y, Xv, yv, epochs=epochs, polish_epochs=polish_epochs, arch=arch)
+    targets = soft_targets(paths, y, ferplus, root) if ferplus else None
+    stages = train_member(out, X, y, Xv, yv, epochs=epochs, polish_epochs=polish_epochs, arch=arch, targets=targets)
     report, logits = {}, {}
     for name, path in stages.items():
         em = EmotionModel(path)
@@ -147,7 +167,7 @@ def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_ep
     best = max(stages, key=lambda s: report[f'{s}_tta'])
     t = fit_temperature(logits[best, True], yv)   # the app predicts with flip TTA
     save_weights(load_model(stages[best]), dest, temperature=t, stage=best, validation_accuracy=report,
-                 trained_on='FER-2013 train/ (28,709 images)', selected_on='FER-2013 validation/ (PublicTest)')
+                 trained_on='FER-2013 train/ (28,709 images)' + (f', FER+ votes at weight {ferplus}' if ferplus else ''), selected_on='FER-2013 validation/ (PublicTest)')
     (out/'report.json').write_text(json.dumps(dict(report, temperature=t, stage=best), indent=1))
     return dict(report, temperature=t, stage=best)
 
