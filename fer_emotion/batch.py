@@ -14,7 +14,8 @@ from .core import FerError, LABELS
 from .image_input import ImageError, MAX_BYTES, path_text
 
 # %% auto #0
-__all__ = ['SCHEMA', 'ONE_THREAD', 'face_rows', 'read_uri', 'list_images', 'Scorer', 'score', 'scored_images', 'run_batch']
+__all__ = ['SCHEMA', 'ONE_THREAD', 'face_rows', 'read_uri', 'list_images', 'Scorer', 'score', 'scored_images', 'check_address',
+           'run_batch']
 
 # %% ../nbs/16_batch.ipynb #b1600006
 SCHEMA = pa.schema([('image', pa.string()), ('face', pa.int32()), *[(k, pa.float64()) for k in ('x', 'y', 'w', 'h', 'score')],
@@ -94,6 +95,15 @@ def scored_images(out: Path) -> set[str]:
     "The photos that already have rows in the Parquet files of `out`."
     return {v for f in sorted(Path(out).glob('*.parquet')) for v in pq.read_table(f, columns=['image']).column('image').to_pylist()}
 
+def check_address(address: str, timeout: float = 5.0) -> None:
+    "A clear `FerError` at once if nothing answers at the cluster `address` (`host:port`), where Ray would retry for minutes."
+    import socket
+    host, _, port = address.rpartition(':')
+    if address == 'auto' or '://' in address: return
+    if not host or not port.isdigit(): raise FerError(f'Give the cluster as HOST:PORT (the head\'s `ray start --head` prints it), not {address!r}.')
+    try: socket.create_connection((host, int(port)), timeout).close()
+    except OSError as e: raise FerError(f'Cannot reach the Ray cluster at {address}: {e.strerror or e}. Is `ray start --head` running there?')
+
 def _start_ray(workers: int | None, address: str | None) -> tuple[int, bool]:
     "Join the cluster at `address`, or start a local Ray with `workers` CPUs; the pool size and whether we started it."
     import logging, ray
@@ -102,6 +112,7 @@ def _start_ray(workers: int | None, address: str | None) -> tuple[int, bool]:
     logging.getLogger('ray.data').setLevel(logging.ERROR)
     started = not ray.is_initialized()
     if started:
+        if address: check_address(address)
         kw = dict(address=address) if address else dict(num_cpus=workers or os.cpu_count(), object_store_memory=2**28, include_dashboard=False)
         try: ray.init(**kw, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
         except (ConnectionError, ValueError, RuntimeError) as e: raise FerError(f'Cannot start or join Ray{f" at {address}" if address else ""}: {e}')
