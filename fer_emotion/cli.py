@@ -10,7 +10,7 @@ from .core import FerError, LABELS
 
 # %% auto #0
 __all__ = ['cmd_evaluate', 'cmd_finetune', 'cmd_train', 'cmd_detectors', 'cmd_detect_eval', 'cmd_landmarks_eval', 'image_paths',
-           'predict_one', 'cmd_predict', 'parser', 'main']
+           'predict_one', 'cmd_predict', 'cmd_batch', 'parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #a2d4f605
 def _print_json(obj) -> None: print(json.dumps(obj, indent=1))
@@ -101,8 +101,8 @@ def image_paths(inputs: list[str], skip: str | None = None):
                         f'The folder holds no images (no {", ".join(sorted(IMAGE_SUFFIXES))} file in it or below it).')
 
 # %% ../nbs/14_cli.ipynb #b1e0c6a4
-def predict_one(rec, path: str, error: str | None = None, annotate_dir: Path | None = None) -> dict:
-    "One input's JSON entry: its faces, or its error in words; no exception escapes."
+def predict_one(rec, path: str, error: str | None = None, annotate_dir: Path | None = None, image=None) -> dict:
+    "One input's JSON entry: its faces, or its error in words; no exception escapes. `image` (bytes or array), if given, is used instead of reading `path`."
     from fer_emotion.pipeline import load_rgb, annotate
     r = dict(image=path, faces=[], error=error)
     raw = os.fsencode(path)
@@ -110,7 +110,7 @@ def predict_one(rec, path: str, error: str | None = None, annotate_dir: Path | N
     except UnicodeDecodeError: r['image_bytes'] = base64.b64encode(raw).decode('ascii')
     if error: return r
     try:
-        rgb = load_rgb(path)
+        rgb = load_rgb(path if image is None else image)
         faces = rec(rgb)
         r['faces'] = [f.to_dict() for f in faces]
     except FerError as e: r['error'] = str(e)
@@ -148,6 +148,15 @@ def cmd_predict(a) -> int:
         if a.json: print('\n]' if n else ']', flush=True)
     return 1 if failed else 0
 
+# %% ../nbs/14_cli.ipynb #e16b0002
+def cmd_batch(a) -> int:
+    "Score photo archives on Ray Data into a Parquet folder, one row per face; a rerun skips the photos already scored."
+    from fer_emotion.batch import run_batch
+    res = run_batch(a.inputs, a.out, workers=a.workers, address=a.address, detector=a.detector, batch_size=a.batch_size)
+    _print_json(res) if a.json else print(f"{res['photos']} photos scored in {res['seconds']:.0f} s: {res['faces']} faces, "
+                                          f"{res['errors']} errors; {res['skipped']} were already in {res['out']}")
+    return 1 if res['errors'] else 0
+
 # %% ../nbs/14_cli.ipynb #c2d0a185
 def parser() -> argparse.ArgumentParser:
     "The `fer-emotion` argument parser with all sub-commands."
@@ -176,6 +185,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--detector', default=None, help='backend name (see `fer-emotion detectors`)'); r.add_argument('--json', action='store_true')
     r.add_argument('--annotate', metavar='OUT_DIR', help='write each image with its boxes and labels drawn')
     r.set_defaults(run=cmd_predict)
+    b = sub.add_parser('batch', help=cmd_batch.__doc__)
+    b.add_argument('inputs', nargs='+', metavar='INPUT', help='image files, folders, or URIs such as s3://bucket/photos/')
+    b.add_argument('--out', required=True, metavar='DIR', help='Parquet folder (a rerun skips the photos already in it)')
+    b.add_argument('--workers', type=int, default=None, help='worker processes (default: every CPU here, or in the cluster)')
+    b.add_argument('--address', default=None, help='join this running Ray cluster (e.g. 10.0.0.1:6379) instead of starting one')
+    b.add_argument('--detector', default=None); b.add_argument('--batch-size', type=int, default=16); b.add_argument('--json', action='store_true')
+    b.set_defaults(run=cmd_batch)
     sub.add_parser('detectors', help=cmd_detectors.__doc__).set_defaults(run=cmd_detectors)
     d = sub.add_parser('detect-eval', help=cmd_detect_eval.__doc__)
     d.add_argument('--boxes', required=True, metavar='CSV', help='image,x,y,w,h rows'); d.add_argument('--images', required=True, metavar='DIR')
