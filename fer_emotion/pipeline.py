@@ -13,7 +13,7 @@ import cv2
 from .core import LABELS, FerError
 from .image_input import read_image, read_image_file, ImageError
 from .model import EmotionModel, DEFAULT_MODEL
-from .detect import detect_faces, DEFAULT_DETECTOR
+from .detect import Detection, detect_faces, DEFAULT_DETECTOR
 from .landmarks import get_landmarker
 from .align import align_face, crop_face, invert_points
 
@@ -54,7 +54,7 @@ class Face:
 # %% ../nbs/13_pipeline.ipynb #78ce5708
 class Recognizer:
     "Image in, `Face` records out: detection, landmarks, alignment and calibrated emotion."
-    def __init__(self, detector: str = DEFAULT_DETECTOR, landmarker: str | None = 'mediapipe', align: bool = False,
+    def __init__(self, detector: str = DEFAULT_DETECTOR, landmarker: str | None = 'mediapipe', align: bool = True,
                  model: Path | str = DEFAULT_MODEL, threshold: float | None = None, uncertainty: float = 0.5,
                  tta: bool = True):
         self.detector, self.threshold, self.uncertainty, self.tta, self.align = detector, threshold, uncertainty, tta, align
@@ -76,8 +76,13 @@ class Recognizer:
                  uncertainty: float | None = None, landmarks: bool = False) -> list[Face]:
         "Every face in `image`, most confident first; `threshold`, `uncertainty` override the defaults; `landmarks` adds them."
         rgb = load_rgb(image)
+        return self.classify(rgb, detect_faces(rgb, self.detector, self.threshold if threshold is None else threshold),
+                             uncertainty, landmarks)
+
+    def classify(self, rgb: np.ndarray, dets: list[Detection], uncertainty: float | None = None,
+                 landmarks: bool = False) -> list[Face]:
+        "A `Face` for each of the detections `dets` in the RGB array `rgb` (a caller's own boxes, or moved ones)."
         uncertainty = self.uncertainty if uncertainty is None else uncertainty
-        dets = detect_faces(rgb, self.detector, self.threshold if threshold is None else threshold)
         if not dets: return []
         crops = [self._crop(rgb, d.box, landmarks) for d in dets]
         probs = self.model.predict_proba(np.stack([c[0] for c in crops]), tta=self.tta)
@@ -87,7 +92,7 @@ class Recognizer:
                 for d, p, (c, pts, al, note) in zip(dets, probs, crops)]
 
 @lru_cache(maxsize=8)
-def get_recognizer(detector: str = DEFAULT_DETECTOR, landmarker: str | None = 'mediapipe', align: bool = False,
+def get_recognizer(detector: str = DEFAULT_DETECTOR, landmarker: str | None = 'mediapipe', align: bool = True,
                    model: str = str(DEFAULT_MODEL)) -> Recognizer:
     "The shared `Recognizer` for a configuration, created on first use (thresholds are per call)."
     return Recognizer(detector, landmarker, align, model)
