@@ -1,0 +1,99 @@
+"""The notebooks as their readers meet them: the docs site built offline (`./run.sh docs`: nbdev's processing, MkDocs)
+checked as files and in headless Chromium, and JupyterLab (`./run.sh lab`) running a notebook in headless Chromium.
+The site is rendered from the notebooks `test_notebooks.py` processed and ran (each notebook runs once a session);
+run alone, this file processes them itself. The last site built is copied to `_docs/`."""
+import functools, json, os, re, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+import pytest
+from conftest import ROOT, NB_FLAGS, build_docs, notebooks, processed_pages
+from test_browser import ensure_chromium, free_port
+from fer_emotion.core import PACKAGE_DIR, data_dir
+
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--no-first-run', '--disable-quic']
+
+@pytest.fixture(scope='session')
+def site(processed, tmp_path_factory) -> Path:
+    "The site rendered into a temporary `_docs/` from every processed notebook (processing those not yet processed)."
+    missing = [nb for nb in notebooks() if nb.name not in processed_pages(processed)]
+    if missing:
+        r = build_docs(*missing, '--proc', processed)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    out = tmp_path_factory.mktemp('site')/'_docs'
+    r = build_docs('--render', '--proc', processed, '--out', out, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    shutil.rmtree(ROOT/'_docs', ignore_errors=True); shutil.copytree(out, ROOT/'_docs')
+    return out
+
+def pages(site: Path, processed: Path) -> dict[str, str]:
+    "The HTML of each notebook's page, by notebook name."
+    return {nb: (site/f'{p.stem}.html').read_text() for nb, p in processed_pages(processed).items()}
+
+def test_site_pages(site, processed):
+    """Every notebook is a page, in reading order in the sidebar, with its title, an "Open in Colab" link and no prompts,
+    front matter, tracebacks or paths of this machine; every exported function and class has its entry."""
+    html = pages(site, processed)
+    assert set(html) == {nb.name for nb in notebooks()}
+    home = (site/'index.html').read_text()
+    order = [processed_pages(processed)[nb.name].stem + '.html' for nb in notebooks()]
+    nav = [href for href in re.findall(r'class="md-nav__link[^"]*"\s+href="([\w.]+\.html)"', home) if href in order]
+    assert list(dict.fromkeys(nav)) == order, nav
+    machine = {str(ROOT), str(data_dir()), sys.prefix, str(Path.home()) + '/', tempfile.gettempdir() + '/', 'site-packages'}
+    for nb, text in html.items():
+        assert f'colab.research.google.com/github/fer-emotion/fer_emotion/blob/main/nbs/{nb}"' in text, nb
+        for bad in ('In&nbsp;[', 'In [', 'Out[', 'jp-InputPrompt', 'output-file:', 'Traceback', *machine):
+            assert bad not in text, f'{nb}: {bad!r} in the page'
+    from fer_emotion._modidx import d as modidx
+    for mod, syms in modidx['syms'].items():
+        for sym, (doc, _) in syms.items():
+            if sym.count('.') > 2 or sym.rsplit('.', 1)[1].startswith('_'): continue   # methods go with their class
+            page, anchor = doc.split('#')
+            assert f'id="{anchor}"' in (site/page).read_text(), f'{sym} has no entry on {page}'
+    card = (site/'model_card.html').read_text() if (site/'model_card.html').exists() else html['15_model_card.ipynb']
+    assert 'data:image/png' in html['05_train.ipynb'] and '<table' in card
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+
+@pytest.fixture(scope='module')
+def site_url(site):
+    "The site served on localhost, as any static host would serve it."
+    server = ThreadingHTTPServer(('127.0.0.1', free_port()), functools.partial(QuietHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_port}'
+    server.shutdown()
+
+def offline_page(browser, outside: list):
+    "A page that may load only from localhost; anything else is refused and recorded in `outside`."
+    page = browser.new_page(viewport={'width': 1280, 'height': 900})
+    def route(r):
+        if r.request.url.startswith(('http://127.0.0.1', 'data:', 'blob:')): return r.continue_()
+        outside.append(r.request.url); r.abort()
+    page.route('**/*', route)
+    return page
+
+def test_site_in_browser(site_url):
+    "Search finds `get_recognizer`'s entry; the pipeline page shows its signature; a plot is an image on its page."
+    from playwright.sync_api import sync_playwright
+    chromium, outside = ensure_chromium(), []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = offline_page(browser, outside)
+        page.goto(f'{site_url}/index.html')
+        page.locator('label.md-search__icon, .md-search__inner').first.click()
+        page.locator('input.md-search__input').fill('get_recognizer')
+        hit = page.locator('.md-search-result__item a[href*="#get_recognizer"]').first
+        hit.wait_for(timeout=30_000)
+        hit.click()
+        page.wait_for_url(re.compile(r'pipeline\.html.*#get_recognizer'))
+        entry = page.locator('h3#get_recognizer').locator('xpath=..')
+        assert re.search(r'def get_recognizer\(', entry.inner_text()), entry.inner_text()[:2000]
+        page.goto(f'{site_url}/train.html')
+        plots = page.evaluate("Array.from(document.querySelectorAll('.jp-OutputArea-output img'))"
+                              ".filter(i => i.complete && i.naturalWidth > 200).length")
+        assert plots >= 2, plots
+        nav = page.locator('nav.md-nav--primary').inner_text()
+        assert nav.index('core') < nav.index('pipeline') < nav.index('model card'.split()[0]), nav
+        browser.close()
+    assert not outside, f'the site asked the network for: {outside}'
