@@ -25,6 +25,8 @@ case "${1:-}" in
   test) shift; exec "$venv/bin/python" -m pytest tests -ra "$@" ;;
   docs) shift; flags=$("$venv/bin/python" -c "from fer_emotion.core import has_data; print('data' if has_data('fer2013') else '')")
         exec "$venv/bin/python" tools/build_docs.py --flags $flags "$@" ;;
-  lab)  shift; exec "$venv/bin/jupyter-lab" --ServerApp.root_dir=nbs --no-browser "$@" ;;
+  lab)  shift; lab=$(realpath "$venv/bin/jupyter-lab"); cd nbs          # nbs/ is its root folder
+        if [ "$(id -u)" = 0 ]; then set -- --allow-root "$@"; fi       # as in containers and CI
+        exec "$lab" "$@" ;;
   *)    echo "usage: ./run.sh app | test [pytest args] | docs [build_docs.py args] | lab [jupyter-lab args]" >&2; exit 2 ;;
 esac

@@ -97,3 +97,54 @@ def test_site_in_browser(site_url):
         assert nav.index('core') < nav.index('pipeline') < nav.index('model card'.split()[0]), nav
         browser.close()
     assert not outside, f'the site asked the network for: {outside}'
+
+LAB_STATE = """() => {
+  const w = window.jupyterapp?.shell.currentWidget;
+  if (!w?.content?.model || !w.sessionContext?.session?.kernel) return null;
+  const cells = Array.from(w.content.model.cells).map(c => c.toJSON()).filter(c => c.cell_type === 'code');
+  const bad = cells.flatMap(c => c.outputs).filter(o => o.output_type === 'error' ||
+      (o.output_type === 'stream' && o.name === 'stderr' && /Traceback|Error/.test([].concat(o.text).join(''))));
+  return {kernel: w.sessionContext.session.kernel.status, cells: cells.length,
+          ran: cells.filter(c => c.execution_count !== null).length, errors: bad.map(o => JSON.stringify(o).slice(0, 3000))};
+}"""
+
+def test_lab_runs_pipeline_notebook(tmp_path):
+    """`./run.sh lab` starts JupyterLab on the project's environment; in headless Chromium, 13_pipeline runs every cell
+    without an error output. The server works on a copy of `nbs/`, since JupyterLab saves the notebooks it runs."""
+    from playwright.sync_api import sync_playwright
+    chromium = ensure_chromium()
+    shutil.copytree(ROOT/'nbs', tmp_path/'nbs')
+    port, token = free_port(), 'fer-emotion-test'
+    env = dict(os.environ, FER_EMOTION_VENV=sys.prefix, JUPYTER_CONFIG_DIR=str(tmp_path/'config'),
+               JUPYTER_RUNTIME_DIR=str(tmp_path/'runtime'), JUPYTERLAB_SETTINGS_DIR=str(tmp_path/'settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path/'workspaces'))
+    log = tmp_path/'lab.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([str(ROOT/'run.sh'), 'lab', f'--ServerApp.root_dir={tmp_path/"nbs"}', '--no-browser',
+                                 '--ServerApp.ip=127.0.0.1', f'--ServerApp.port={port}', f'--IdentityProvider.token={token}',
+                                 '--LabApp.expose_app_in_browser=True'], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(240):
+            try: urllib.request.urlopen(f'{url}/api/status?token={token}', timeout=2); break
+            except OSError:
+                if proc.poll() is not None: pytest.fail('JupyterLab stopped: ' + log.read_text()[-3000:])
+                time.sleep(0.5)
+        else: pytest.fail('JupyterLab did not start: ' + log.read_text()[-3000:])
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+            page.goto(f'{url}/lab/tree/13_pipeline.ipynb?token={token}')
+            page.wait_for_function(f'({LAB_STATE})()?.kernel === "idle"', timeout=180_000)
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            deadline, state = time.time() + 1200, None
+            while time.time() < deadline:
+                state = page.evaluate(f'({LAB_STATE})()')
+                assert not state['errors'], '\n'.join(state['errors'])
+                if state['ran'] == state['cells'] and state['kernel'] == 'idle': break
+                time.sleep(2)
+            else: pytest.fail(f'13_pipeline did not finish in JupyterLab: {state}')
+            assert state['cells'] >= 5, state
+            browser.close()
+    finally:
+        proc.terminate(); proc.wait(30)
