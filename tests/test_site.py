@@ -42,7 +42,7 @@ def test_site_pages(site, processed):
     machine = {str(ROOT), str(data_dir()), sys.prefix, str(Path.home()) + '/', tempfile.gettempdir() + '/', 'site-packages'}
     for nb, text in html.items():
         assert f'colab.research.google.com/github/fer-emotion/fer_emotion/blob/main/nbs/{nb}"' in text, nb
-        for bad in ('In&nbsp;[', 'In [', 'Out[', 'jp-InputPrompt', 'output-file:', 'Traceback', *machine):
+        for bad in ('In&nbsp;[', 'In [', 'Out[', 'jp-InputPrompt', 'output-file:', 'Traceback', 'google.colab', *machine):
             assert bad not in text, f'{nb}: {bad!r} in the page'
     from fer_emotion._modidx import d as modidx
     for mod, syms in modidx['syms'].items():
@@ -52,6 +52,21 @@ def test_site_pages(site, processed):
             assert f'id="{anchor}"' in (site/page).read_text(), f'{sym} has no entry on {page}'
     card = (site/'model_card.html').read_text() if (site/'model_card.html').exists() else html['15_model_card.ipynb']
     assert 'data:image/png' in html['05_train.ipynb'] and '<table' in card
+
+def test_colab_setup_cell_is_a_no_op_here(tmp_path):
+    """The Colab setup cell (installing the package, bringing FER-2013) is hidden from the docs (`#| hide`) and does
+    nothing outside Colab: no output, no change to the environment, no file written."""
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
+    cells = {nb.name: ''.join(c['source']) for nb in notebooks() for c in json.loads(nb.read_text())['cells']
+             if c['cell_type'] == 'code' and 'google.colab' in ''.join(c['source'])}
+    assert '05_train.ipynb' in cells, 'the training notebook has no Colab setup cell'
+    for name, src in cells.items():
+        assert src.startswith('#| hide'), name
+        env, shell = dict(os.environ), CaptureShell()
+        with working_directory(tmp_path): outputs = shell.run(src)
+        assert shell.exc is None and outputs == [], (name, shell.exc, outputs)
+        assert dict(os.environ) == env and not any(tmp_path.iterdir()), name
 
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
