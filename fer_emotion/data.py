@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .core import LABELS, FerError, label_index, data_dir, has_data
+from .core import LABELS, FerError, label_index, data_dir
 from .image_input import read_image, ImageError
 
 # %% auto #0

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 from .core import LABELS, FerError, data_dir
 from .data import load_image_folder
-from .model import build_model, load_model, save_weights, fit_temperature, softmax, DEFAULT_MODEL
+from .model import build_model, load_model, save_weights, fit_temperature, DEFAULT_MODEL
 
 # %% auto #0
 __all__ = ['RandomAffine', 'augmenter', 'with_augmentation', 'class_weights', 'as_inputs', 'cosine_lr', 'EpochTime', 'fit',
