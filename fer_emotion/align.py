@@ -47,7 +47,8 @@ def align_matrix(points: np.ndarray, size: int = 48) -> np.ndarray:
     R = np.float64([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     src, dst = p[list(RIGID)], np.float64(FER_TEMPLATE) * size / 48
     rs, dc = (src - src.mean(0)) @ R.T, dst - dst.mean(0)
-    s = (rs * dc).sum() / (rs * rs).sum()
+    spread = (rs * rs).sum()
+    s = (rs * dc).sum() / spread if spread > 0 else 0.0   # collapsed points: no scale
     if not s > 0: raise FerError('The landmarks are not shaped like a face (collapsed or mirrored): cannot align.')
     return np.hstack([s * R, (dst.mean(0) - s * R @ src.mean(0))[:, None]]).astype(np.float32)
 

@@ -88,6 +88,14 @@ def scrub(text: str, subs: dict[str, str]) -> str:
     for path, name in subs.items(): text = text.replace(path, name)
     return text
 
+def scrub_output(o, subs: dict[str, str]) -> None:
+    "Machine paths out of output `o`'s text (images are left alone: base64 can spell anything); `show_doc` for MkDocs."
+    if 'text' in o: o['text'] = scrub(''.join(o['text']), subs)
+    for mime, v in o.get('data', {}).items():
+        if mime.startswith('text/'):
+            o['data'][mime] = scrub(v if isinstance(v, str) else ''.join(v), subs)
+    if 'text/markdown' in o.get('data', {}): o['data']['text/markdown'] = show_doc_html(o['data']['text/markdown'])
+
 _re_source = re.compile(r'\[source\]\((\S+?)\)\{[^}]*\}')   # show_doc's source link with its Quarto attributes
 _re_sd_title = re.compile(r'^(#{1,6}) (\S+)$', re.MULTILINE)
 
@@ -122,11 +130,8 @@ def for_mkdocs(nb, subs: dict[str, str], log=sys.stderr):
             for o in outputs:
                 if o.get('name') == 'stderr': log.write(f'{src}: stderr left out of the page: {"".join(o.text)[:500]}\n')
             outputs = [o for o in outputs if o.get('name') != 'stderr']
-            c.outputs = json.loads(scrub(json.dumps(outputs), {**subs, site: ''}))
-            for o in c.outputs:
-                if 'text/markdown' in o.get('data', {}):
-                    md = ''.join(o['data']['text/markdown'])
-                    o['data']['text/markdown'] = show_doc_html(md)
+            for o in outputs: scrub_output(o, {**subs, site: ''})
+            c.outputs = outputs
             c.metadata = {'tags': tags} if tags else {}
             if not c.source and not c.outputs: continue
         else: c.source = c.source.replace(site, '')
