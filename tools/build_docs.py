@@ -75,7 +75,9 @@ class Execute(Processor):
         os.environ['IN_TEST'] = '1'
         shell = CaptureShell(path)
         shell.user_ns['show_doc'] = partial(show_doc, renderer=SignatureAndTable)
-        with working_directory(path.parent): shell.run_all(self.nb, exc_stop=True, preproc=self.no_eval)
+        try:
+            with working_directory(path.parent): shell.run_all(self.nb, exc_stop=True, preproc=self.no_eval)
+        except Exception: raise SystemExit(shell.prettytb(fname=path)) from None
 
 def machine_paths() -> dict[str, str]:
     "This machine's folders that outputs may name, each with what a reader sees instead (longest first)."
