@@ -2,7 +2,7 @@
 # The project's commands (see README.md):
 #   ./run.sh app    start the Streamlit upload app on the shipped model (http://localhost:8501)
 #   ./run.sh test   run the whole test suite (notebooks, docs build, app, browser, fuzzing)
-#   ./run.sh docs   build the docs site offline into _docs/ (runs every notebook; open _docs/index.html)
+#   ./run.sh docs   build the docs site offline into _docs/ (runs every notebook; serve it: python -m http.server -d _docs)
 #   ./run.sh lab    start JupyterLab on the project's environment with nbs/ open (http://localhost:8888)
 # Each creates .venv on first use (or reuse it) and install requirements.txt plus the package; a second run only
 # checks a stamp, so it is cheap. Set FER_EMOTION_VENV to use another environment folder.
