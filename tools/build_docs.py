@@ -19,7 +19,7 @@ Usage:
     python tools/build_docs.py NB.ipynb ... [--flags]  process these notebooks only (into --proc)
     python tools/build_docs.py --render                render the site from the notebooks already in --proc
 """
-import argparse, inspect, json, os, re, shutil, sys, tempfile, warnings
+import argparse, html, inspect, json, os, re, shutil, sys, tempfile, warnings
 from functools import partial
 from pathlib import Path
 import yaml
@@ -44,7 +44,7 @@ def all_notebooks() -> list[Path]:
     return sorted((p for p in config().nbs_path.glob('*.ipynb') if not p.name.startswith(('_', '.'))),
                   key=lambda p: (p.stem != 'index', p.name))
 
-def _md_cell(o) -> str: return '' if o is inspect.Parameter.empty else f"`{o}`".replace('|', '\\|')
+def _code(o) -> str: return '' if o is inspect.Parameter.empty else f'<code>{html.escape(str(o)).replace("|", "&#124;")}</code>'
 def _anno(a) -> str: return a if isinstance(a, str) else inspect.formatannotation(a)
 
 class SignatureAndTable(BasicMarkdownRenderer):
@@ -55,9 +55,11 @@ class SignatureAndTable(BasicMarkdownRenderer):
         except (TypeError, ValueError): return md
         if not params: return md
         docs = docments(self.sym)
-        rows = [f"| `{p.name}` | {_md_cell(_anno(p.annotation) if p.annotation is not p.empty else p.empty)} | "
-                f"{_md_cell(repr(p.default) if p.default is not p.empty else p.empty)} | {docs.get(p.name) or ''} |" for p in params]
-        return md + '\n\n| parameter | type | default | details |\n|---|---|---|---|\n' + '\n'.join(rows)
+        cols = ['parameter', 'type', 'default'] + (['details'] if any(docs.get(p.name) for p in params) else [])
+        rows = [[_code(p.name), _code(_anno(p.annotation) if p.annotation is not p.empty else p.empty),
+                 _code(repr(p.default) if p.default is not p.empty else p.empty), docs.get(p.name) or ''][:len(cols)]
+                for p in params]
+        return md + '\n\n' + '\n'.join('| ' + ' | '.join(r) + ' |' for r in [cols, ['---'] * len(cols), *rows])
 
 class Execute(Processor):
     "Run the notebook as `nbdev_test` does, with `show_doc` at hand for the entries `add_show_docs` inserted."
