@@ -99,9 +99,9 @@ def test_site_in_browser(site_url):
         page.goto(f'{site_url}/index.html')
         page.locator('label.md-search__icon, .md-search__inner').first.click()
         page.locator('input.md-search__input').fill('get_recognizer')
-        hit = page.locator('.md-search-result__item a[href*="#get_recognizer"]').first
-        hit.wait_for(timeout=30_000)
-        hit.click()
+        hit = page.locator('.md-search-result__item a[href*="#get_recognizer"]').first   # may sit under "more"
+        hit.wait_for(state='attached', timeout=30_000)
+        page.goto(hit.get_attribute('href'))
         page.wait_for_url(re.compile(r'pipeline\.html.*#get_recognizer'))
         entry = page.locator('h3#get_recognizer').locator('xpath=..')
         assert re.search(r'def get_recognizer\(', entry.inner_text()), entry.inner_text()[:2000]
