@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The project's two commands (see README.md):
+# The project's commands (see README.md):
 #   ./run.sh app    start the Streamlit upload app on the shipped model (http://localhost:8501)
 #   ./run.sh test   run the whole test suite (notebooks, docs build, app, browser, fuzzing)
-# Both create .venv on first use (or reuse it) and install requirements.txt plus the package; a second run only
+#   ./run.sh docs   build the docs site offline into _docs/ (runs every notebook; serve it: python -m http.server -d _docs)
+#   ./run.sh lab    start JupyterLab on the project's environment with nbs/ open (http://localhost:8888)
+# Each creates .venv on first use (or reuse it) and install requirements.txt plus the package; a second run only
 # checks a stamp, so it is cheap. Set FER_EMOTION_VENV to use another environment folder.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,5 +23,10 @@ case "${1:-}" in
   app)  shift; exec "$venv/bin/streamlit" run streamlit_app/app.py --server.headless true \
           --browser.gatherUsageStats false "$@" ;;
   test) shift; exec "$venv/bin/python" -m pytest tests -ra "$@" ;;
-  *)    echo "usage: ./run.sh app | test [pytest args]" >&2; exit 2 ;;
+  docs) shift; flags=$("$venv/bin/python" -c "from fer_emotion.core import has_data; print('data' if has_data('fer2013') else '')")
+        exec "$venv/bin/python" tools/build_docs.py --flags $flags "$@" ;;
+  lab)  shift; lab=$(realpath "$venv/bin/jupyter-lab"); cd nbs          # nbs/ is its root folder
+        if [ "$(id -u)" = 0 ]; then set -- --allow-root "$@"; fi       # as in containers and CI
+        exec "$lab" "$@" ;;
+  *)    echo "usage: ./run.sh app | test [pytest args] | docs [build_docs.py args] | lab [jupyter-lab args]" >&2; exit 2 ;;
 esac

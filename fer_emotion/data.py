@@ -4,17 +4,17 @@
 
 # %% ../nbs/02_data.ipynb #559d344f
 from __future__ import annotations
-import hashlib
+import hashlib, shutil
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .core import LABELS, FerError, label_index, data_dir, has_data
+from .core import LABELS, FerError, label_index, data_dir
 from .image_input import read_image, ImageError
 
 # %% auto #0
-__all__ = ['FACE_SIZE', 'IMAGE_SUFFIXES', 'FERPLUS_NAMES', 'to_face', 'load_face', 'list_image_folder', 'load_image_folder',
-           'load_fer_csv', 'load_ferplus', 'duplicate_groups']
+__all__ = ['FACE_SIZE', 'IMAGE_SUFFIXES', 'USAGE_SPLITS', 'FERPLUS_NAMES', 'to_face', 'load_face', 'list_image_folder',
+           'load_image_folder', 'load_fer_csv', 'arrange_fer2013', 'load_ferplus', 'duplicate_groups']
 
 # %% ../nbs/02_data.ipynb #9fc2983a
 FACE_SIZE = 48
@@ -73,6 +73,30 @@ def load_fer_csv(path: Path | str, usage: str | None = None) -> tuple[np.ndarray
     try: X = np.stack([np.array(p.split(), dtype=np.uint8) for p in df.pixels]).reshape(-1, FACE_SIZE, FACE_SIZE)
     except Exception: raise FerError(f'{path}: every pixels cell must hold {FACE_SIZE*FACE_SIZE} values from 0 to 255.') from None
     return X, df.emotion.to_numpy(np.int64), df.Usage.to_numpy(str)
+
+# %% ../nbs/02_data.ipynb #480f8ed5
+USAGE_SPLITS = {'Training': 'train', 'PublicTest': 'validation'}   # PrivateTest: final measurement only
+
+def arrange_fer2013(src: Path | str, dest: Path | str) -> dict[str, int]:
+    "Lay out FER-2013 from `fer2013.csv` or Kaggle's image folders as `dest/{train,validation}/<class>/`; images per split."
+    src, dest = Path(src), Path(dest)
+    if src.is_file():
+        X, y, usage = load_fer_csv(src)
+        faces = ((u, LABELS[c], f'{u}_{i}.png', x) for i, (x, c, u) in enumerate(zip(X, y, usage)))
+    else:
+        if not src.is_dir(): raise FerError(f'Not found: {src} (expected fer2013.csv or the folder holding train/ and test/)')
+        found = [list_image_folder(d) for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith('.')]
+        faces = ((p.name.split('_')[0], LABELS[c], p.name, p) for paths, y in found for p, c in zip(paths, y))
+    counts = dict.fromkeys(USAGE_SPLITS.values(), 0)
+    for usage, label, name, face in faces:
+        if usage not in USAGE_SPLITS: continue
+        out = dest/USAGE_SPLITS[usage]/label/name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(face, Path): shutil.copyfile(face, out)
+        else: Image.fromarray(face).save(out)
+        counts[USAGE_SPLITS[usage]] += 1
+    if not counts['train']: raise FerError(f'{src}: no Training images found (file names must start with Training_).')
+    return counts
 
 # %% ../nbs/02_data.ipynb #eba58d60
 FERPLUS_NAMES = dict(anger='angry', disgust='disgust', fear='fear', happiness='happy', sadness='sad',

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from skimage import data as skdata
+from fer_emotion.core import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT/'tests'/'artifacts'
@@ -47,8 +48,6 @@ def server(tmp_path_factory):
         proc.kill(); pytest.fail('the app did not start: ' + log.read_text()[-2000:])
     yield Server(url, log)
     proc.terminate(); proc.wait(10)
-
-LABELS = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')
 
 def same_named_photos(tmp_path) -> list[str]:
     "Two different photos, both called IMG_0001.jpg (in two folders), as two phones would name them."

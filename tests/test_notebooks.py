@@ -1,9 +1,9 @@
-"""The notebooks are the source of truth: stored clean, in sync with the package, all running, and rendering into
-the docs site. Each check fails the suite when broken."""
+"""The notebooks are the source of truth: stored clean, in sync with the package, all running, and processed into
+the docs site's pages. Each check fails the suite when broken."""
 import filecmp, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import ROOT, NB_FLAGS, notebooks
+from conftest import ROOT, build_docs, notebooks, processed_pages
 
 BIN = Path(sys.executable).parent
 
@@ -37,31 +37,10 @@ def test_package_in_sync_with_notebooks(tmp_path):
     stale = changes_made_by('nbdev_export', 'fer_emotion', '*.py', tmp_path)
     assert not stale, f'package out of sync with notebooks (run nbdev_export): {stale}'
 
-@pytest.fixture(scope='session')
-def docs(tmp_path_factory) -> Path: return tmp_path_factory.mktemp('site')/'_docs'
-
-def page(nb: Path) -> str: return 'index.html' if nb.stem == 'index' else f'{nb.stem}.html'
-
-def render(nbs: list[Path], out: Path) -> subprocess.CompletedProcess:
-    "Execute `nbs` as `nbdev_test` does and render them into `out` (`tools/build_docs.py`): each notebook runs once."
-    cmd = [sys.executable, ROOT/'tools'/'build_docs.py', *map(str, nbs), '--out', str(out)]
-    return run(cmd + (['--flags', *NB_FLAGS] if NB_FLAGS else []), ROOT, timeout=1800)
-
 @pytest.mark.parametrize('nb', notebooks(), ids=lambda p: p.stem)
-def test_notebook_runs(nb, docs):
+def test_notebook_runs(nb, processed):
     """The notebook runs with execnb as `nbdev_test` runs it (every cell, its tests included, except full-scale work
-    marked `eval: false` and cells of absent test flags), and renders into its docs page."""
-    r = render([nb], docs)
-    assert r.returncode == 0 and (docs/page(nb)).is_file(), (r.stdout + r.stderr)[-6000:]
-
-def test_docs_site_builds(docs):
-    "The docs build offline: every notebook becomes an HTML page, with the notebooks' plots embedded."
-    missing = [nb for nb in notebooks() if not (docs/page(nb)).is_file()]   # when run alone
-    if missing: r = render(missing, docs); assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
-    pages = {p.stem for p in docs.glob('*.html')}
-    assert pages == {page(nb)[:-5] for nb in notebooks()}
-    images = {p: (docs/f'{p}.html').read_text().count('data:image/png') for p in pages}
-    if NB_FLAGS: assert images['03_explore'] >= images['00_core'] + 4, f'plots missing from the explore page: {images}'
-    assert images['05_train'] >= images['00_core'] + 1, f'plots missing from the train page: {images}'
-    assert 'href="02_data.html"' in (docs/'index.html').read_text() and 'href="15_model_card.html"' in (docs/'02_data.html').read_text()
-    shutil.rmtree(ROOT/'_docs', ignore_errors=True); shutil.copytree(docs, ROOT/'_docs')
+    marked `eval: false` and cells of absent test flags), in the same pass that processes it into its docs page
+    (`tools/build_docs.py`; `test_site.py` renders the site from these)."""
+    r = build_docs(nb, '--proc', processed)
+    assert r.returncode == 0 and nb.name in processed_pages(processed), (r.stdout + r.stderr)[-6000:]
