@@ -90,11 +90,12 @@ def score(ds, detector: str | None = None, workers: int = 2, batch_size: int = 1
     return ds.map_batches(Scorer, fn_constructor_kwargs=dict(detector=detector), batch_size=batch_size, batch_format='numpy',
                           compute=ActorPoolStrategy(size=workers), num_cpus=cpus, runtime_env=dict(env_vars=ONE_THREAD))
 
-# %% ../nbs/16_batch.ipynb #b1600020
+# %% ../nbs/16_batch.ipynb #81522929
 def scored_images(out: Path) -> set[str]:
     "The photos that already have rows in the Parquet files of `out`."
     return {v for f in sorted(Path(out).glob('*.parquet')) for v in pq.read_table(f, columns=['image']).column('image').to_pylist()}
 
+# %% ../nbs/16_batch.ipynb #d90a24ee
 def check_address(address: str, timeout: float = 5.0) -> None:
     "A clear `FerError` at once if nothing answers at the cluster `address` (`host:port`), where Ray would retry for minutes."
     import socket
@@ -104,6 +105,7 @@ def check_address(address: str, timeout: float = 5.0) -> None:
     try: socket.create_connection((host, int(port)), timeout).close()
     except OSError as e: raise FerError(f'Cannot reach the Ray cluster at {address}: {e.strerror or e}. Is `ray start --head` running there?')
 
+# %% ../nbs/16_batch.ipynb #b1dd9cc5
 def _start_ray(workers: int | None, address: str | None) -> tuple[int, bool]:
     "Join the cluster at `address`, or start a local Ray with `workers` CPUs; the pool size and whether we started it."
     import logging, ray
@@ -118,6 +120,7 @@ def _start_ray(workers: int | None, address: str | None) -> tuple[int, bool]:
         except (ConnectionError, ValueError, RuntimeError) as e: raise FerError(f'Cannot start or join Ray{f" at {address}" if address else ""}: {e}')
     return workers or int(ray.cluster_resources().get('CPU', 1)), started
 
+# %% ../nbs/16_batch.ipynb #b1600020
 def run_batch(inputs: list[str], out: str | Path, workers: int | None = None, address: str | None = None,
               detector: str | None = None, batch_size: int = 16, progress: bool = True) -> dict:
     "Score every photo named by `inputs` into Parquet files in `out`, skipping those already there; counts of what was done."

@@ -6,15 +6,52 @@
 from __future__ import annotations
 import argparse, base64, json, os, sys
 from pathlib import Path
-from .core import FerError, LABELS
+from .core import FerError
 
 # %% auto #0
-__all__ = ['cmd_evaluate', 'cmd_finetune', 'cmd_train', 'cmd_detectors', 'cmd_detect_eval', 'cmd_landmarks_eval', 'image_paths',
-           'predict_one', 'cmd_predict', 'cmd_batch', 'parser', 'main']
+__all__ = ['parser', 'main', 'cmd_evaluate', 'cmd_finetune', 'cmd_train', 'image_paths', 'predict_one', 'cmd_predict',
+           'cmd_batch', 'cmd_detectors', 'cmd_detect_eval', 'cmd_landmarks_eval']
 
 # %% ../nbs/14_cli.ipynb #a2d4f605
 def _print_json(obj) -> None: print(json.dumps(obj, indent=1))
 
+# %% ../nbs/14_cli.ipynb #865209b4
+def _arg(*flags: str, **kw) -> tuple[tuple, dict]:
+    "One `add_argument` call's arguments, kept for the parser."
+    return flags, kw
+
+# %% ../nbs/14_cli.ipynb #14a21c9f
+_COMMANDS: dict = {}   # sub-command name: (function, its arguments), in the order they are defined
+
+def _command(*args: tuple[tuple, dict]):
+    "Register the decorated `cmd_x` as the sub-command `x` (`cmd_detect_eval` as `detect-eval`) with the arguments `args`; its docstring is its help."
+    def register(f):
+        _COMMANDS[f.__name__.removeprefix('cmd_').replace('_', '-')] = (f, args)
+        return f
+    return register
+
+# %% ../nbs/14_cli.ipynb #c2d0a185
+def parser() -> argparse.ArgumentParser:
+    "The `fer-emotion` argument parser with all sub-commands."
+    p = argparse.ArgumentParser(prog='fer-emotion', description='Faces and their emotions, offline on a CPU.')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for name, (f, args) in _COMMANDS.items():
+        s = sub.add_parser(name, help=f.__doc__)
+        for flags, kw in args: s.add_argument(*flags, **kw)
+        s.set_defaults(run=f)
+    return p
+
+# %% ../nbs/14_cli.ipynb #c2a42ec7
+def main(argv: list[str] | None = None) -> int:
+    "Entry point of the `fer-emotion` command; returns the exit status."
+    a = parser().parse_args(argv)
+    try: return a.run(a)
+    except FerError as e:
+        print(f'fer-emotion: error: {e}', file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        print('fer-emotion: interrupted', file=sys.stderr); return 130
+
+# %% ../nbs/14_cli.ipynb #2d508243
 def _table(rep: dict) -> str:
     "A classification report as text: the headline figures then one line per class."
     lines = [f"{rep['n']} images   accuracy {rep['accuracy']:.2%}   macro-F1 {rep['macro_f1']:.3f}",
@@ -25,6 +62,11 @@ def _table(rep: dict) -> str:
         lines += [f"could not read {k}: {v}" for k, v in rep['errors'].items()]
     return '\n'.join(lines)
 
+# %% ../nbs/14_cli.ipynb #02dcc7df
+@_command(_arg('dir'), _arg('--model', default=None, help='model file (default: the shipped one)'),
+          _arg('--no-tta', action='store_true', help='classify without the mirror-image average'), _arg('--json', action='store_true'),
+          _arg('--photos', action='store_true', help='the images are whole photos: detect, classify the largest face'),
+          _arg('--detector', default=None, help='with --photos: backend name (see `fer-emotion detectors`)'))
 def cmd_evaluate(a) -> int:
     "Accuracy, macro-F1 and per-class figures on an image folder (one sub-folder per class) of faces, or of whole photos."
     if a.photos:
@@ -37,41 +79,29 @@ def cmd_evaluate(a) -> int:
     _print_json(rep) if a.json else print(_table(rep))
     return 0
 
+# %% ../nbs/14_cli.ipynb #8b981697
+@_command(_arg('dir'), _arg('--out', default='finetuned.npz', help='new model file (default: finetuned.npz)'),
+          _arg('--model', default=None, help='starting model (default: the shipped one)'),
+          _arg('--epochs', type=int, default=8), _arg('--json', action='store_true'))
 def cmd_finetune(a) -> int:
     "Adapt the shipped (or given) model to a labelled image folder; writes a new model file."
+    from fer_emotion.model import DEFAULT_MODEL
     from fer_emotion.train import finetune
-    res = finetune(a.dir, a.out, base=a.model, epochs=a.epochs)
+    res = finetune(a.dir, a.out, base=a.model or DEFAULT_MODEL, epochs=a.epochs)
     _print_json(res) if a.json else print(f"wrote {res['model']}: held-out accuracy {res['accuracy_before']:.2%} -> {res['accuracy_after']:.2%}")
     return 0
 
+# %% ../nbs/14_cli.ipynb #828da856
+@_command(_arg('--out', default='runs/shipped'), _arg('--epochs', type=int, default=107, help='stage 1 epochs'),
+          _arg('--polish-epochs', type=int, default=5, help='stage 2 (polish) epochs'),
+          _arg('--dest', default=None, help='model file written (default: the shipped one)'),
+          _arg('--data', default=None, help='FER-2013 image-folder root'),
+          _arg('--ferplus', type=float, default=0.0, help='weight of the FER+ votes in the targets (0: FER-2013 labels only)'))
 def cmd_train(a) -> int:
     "Train the shipped model from scratch (resumes an interrupted run in the same --out folder)."
+    from fer_emotion.model import DEFAULT_MODEL
     from fer_emotion.train import train_shipped
-    _print_json(train_shipped(a.out, epochs=a.epochs, polish_epochs=a.polish_epochs, dest=a.dest, root=a.data, ferplus=a.ferplus))
-    return 0
-
-def cmd_detectors(a) -> int:
-    "The face detector backends that can run here, the default first, each with what it is good for."
-    from fer_emotion.detect import DEFAULT_DETECTOR, usable_detectors
-    for name, text in usable_detectors().items(): print(f"{name:18s} {text}{'  (default)' if name == DEFAULT_DETECTOR else ''}")
-    return 0
-
-def cmd_detect_eval(a) -> int:
-    "Precision, recall and F1 of a face detector against a CSV of true boxes (IoU >= 0.5)."
-    from fer_emotion.detect_eval import evaluate_detector
-    kw = dict(detector=a.detector) if a.detector else {}
-    res = evaluate_detector(a.boxes, a.images, **kw)
-    if a.json: _print_json(res); return 0
-    print(' '.join(f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items() if k != 'by_size'))
-    for kind, buckets in res['by_size'].items():
-        print(f'recall by {kind}: ' + ', '.join(f"{b} {v['recall']:.2f} ({v['faces']})" for b, v in buckets.items()))
-    return 0
-
-def cmd_landmarks_eval(a) -> int:
-    "Normalised mean error of a landmark backend on images with 68-point .pts files."
-    from fer_emotion.landmarks import evaluate_landmarks
-    res = evaluate_landmarks(a.dir, method=a.method, box=a.box)
-    _print_json(res) if a.json else print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items()))
+    _print_json(train_shipped(a.out, epochs=a.epochs, polish_epochs=a.polish_epochs, dest=a.dest or DEFAULT_MODEL, root=a.data, ferplus=a.ferplus))
     return 0
 
 # %% ../nbs/14_cli.ipynb #b1e0c6a1
@@ -124,6 +154,9 @@ def predict_one(rec, path: str, error: str | None = None, annotate_dir: Path | N
     return r
 
 # %% ../nbs/14_cli.ipynb #b1e0c6a6
+@_command(_arg('images', nargs='+', metavar='IMAGE', help='image files or folders'),
+          _arg('--detector', default=None, help='backend name (see `fer-emotion detectors`)'), _arg('--json', action='store_true'),
+          _arg('--annotate', metavar='OUT_DIR', help='write each image with its boxes and labels drawn'))
 def cmd_predict(a) -> int:
     "Every face in each image with its emotion; exit status 1 if any input failed."
     from fer_emotion.image_input import path_text
@@ -149,6 +182,11 @@ def cmd_predict(a) -> int:
     return 1 if failed else 0
 
 # %% ../nbs/14_cli.ipynb #e16b0002
+@_command(_arg('inputs', nargs='+', metavar='INPUT', help='image files, folders, or URIs such as s3://bucket/photos/'),
+          _arg('--out', required=True, metavar='DIR', help='Parquet folder (a rerun skips the photos already in it)'),
+          _arg('--workers', type=int, default=None, help='worker processes (default: every CPU here, or in the cluster)'),
+          _arg('--address', default=None, help='join this running Ray cluster (e.g. 10.0.0.1:6379) instead of starting one'),
+          _arg('--detector', default=None), _arg('--batch-size', type=int, default=16), _arg('--json', action='store_true'))
 def cmd_batch(a) -> int:
     "Score photo archives on Ray Data into a Parquet folder, one row per face; a rerun skips the photos already scored."
     from fer_emotion.batch import run_batch
@@ -157,57 +195,34 @@ def cmd_batch(a) -> int:
                                           f"{res['errors']} errors; {res['skipped']} were already in {res['out']}")
     return 1 if res['errors'] else 0
 
-# %% ../nbs/14_cli.ipynb #c2d0a185
-def parser() -> argparse.ArgumentParser:
-    "The `fer-emotion` argument parser with all sub-commands."
-    from fer_emotion.model import DEFAULT_MODEL
-    p = argparse.ArgumentParser(prog='fer-emotion', description='Faces and their emotions, offline on a CPU.')
-    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
-    e.add_argument('dir'); e.add_argument('--model', default=None, help='model file (default: the shipped one)')
-    e.add_argument('--no-tta', action='store_true', help='classify without the mirror-image average'); e.add_argument('--json', action='store_true')
-    e.add_argument('--photos', action='store_true', help='the images are whole photos: detect, classify the largest face')
-    e.add_argument('--detector', default=None, help='with --photos: backend name (see `fer-emotion detectors`)')
-    e.set_defaults(run=cmd_evaluate)
-    f = sub.add_parser('finetune', help=cmd_finetune.__doc__)
-    f.add_argument('dir'); f.add_argument('--out', default='finetuned.npz', help='new model file (default: finetuned.npz)')
-    f.add_argument('--model', default=str(DEFAULT_MODEL), help='starting model (default: the shipped one)')
-    f.add_argument('--epochs', type=int, default=8); f.add_argument('--json', action='store_true')
-    f.set_defaults(run=cmd_finetune)
-    t = sub.add_parser('train', help=cmd_train.__doc__)
-    t.add_argument('--out', default='runs/shipped'); t.add_argument('--epochs', type=int, default=107, help='stage 1 epochs')
-    t.add_argument('--polish-epochs', type=int, default=5, help='stage 2 (polish) epochs')
-    t.add_argument('--dest', default=str(DEFAULT_MODEL)); t.add_argument('--data', default=None, help='FER-2013 image-folder root')
-    t.add_argument('--ferplus', type=float, default=0.0, help='weight of the FER+ votes in the targets (0: FER-2013 labels only)')
-    t.set_defaults(run=cmd_train)
-    r = sub.add_parser('predict', help=cmd_predict.__doc__)
-    r.add_argument('images', nargs='+', metavar='IMAGE', help='image files or folders')
-    r.add_argument('--detector', default=None, help='backend name (see `fer-emotion detectors`)'); r.add_argument('--json', action='store_true')
-    r.add_argument('--annotate', metavar='OUT_DIR', help='write each image with its boxes and labels drawn')
-    r.set_defaults(run=cmd_predict)
-    b = sub.add_parser('batch', help=cmd_batch.__doc__)
-    b.add_argument('inputs', nargs='+', metavar='INPUT', help='image files, folders, or URIs such as s3://bucket/photos/')
-    b.add_argument('--out', required=True, metavar='DIR', help='Parquet folder (a rerun skips the photos already in it)')
-    b.add_argument('--workers', type=int, default=None, help='worker processes (default: every CPU here, or in the cluster)')
-    b.add_argument('--address', default=None, help='join this running Ray cluster (e.g. 10.0.0.1:6379) instead of starting one')
-    b.add_argument('--detector', default=None); b.add_argument('--batch-size', type=int, default=16); b.add_argument('--json', action='store_true')
-    b.set_defaults(run=cmd_batch)
-    sub.add_parser('detectors', help=cmd_detectors.__doc__).set_defaults(run=cmd_detectors)
-    d = sub.add_parser('detect-eval', help=cmd_detect_eval.__doc__)
-    d.add_argument('--boxes', required=True, metavar='CSV', help='image,x,y,w,h rows'); d.add_argument('--images', required=True, metavar='DIR')
-    d.add_argument('--detector', default=None); d.add_argument('--json', action='store_true')
-    d.set_defaults(run=cmd_detect_eval)
-    l = sub.add_parser('landmarks-eval', help=cmd_landmarks_eval.__doc__)
-    l.add_argument('dir'); l.add_argument('--method', choices=('dlib', 'mediapipe'), default='dlib')
-    l.add_argument('--box', choices=('truth', 'detector'), default='truth'); l.add_argument('--json', action='store_true')
-    l.set_defaults(run=cmd_landmarks_eval)
-    return p
+# %% ../nbs/14_cli.ipynb #e720bf24
+@_command()
+def cmd_detectors(a) -> int:
+    "The face detector backends that can run here, the default first, each with what it is good for."
+    from fer_emotion.detect import DEFAULT_DETECTOR, usable_detectors
+    for name, text in usable_detectors().items(): print(f"{name:18s} {text}{'  (default)' if name == DEFAULT_DETECTOR else ''}")
+    return 0
 
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `fer-emotion` command; returns the exit status."
-    a = parser().parse_args(argv)
-    try: return a.run(a)
-    except FerError as e:
-        print(f'fer-emotion: error: {e}', file=sys.stderr); return 2
-    except KeyboardInterrupt:
-        print('fer-emotion: interrupted', file=sys.stderr); return 130
+# %% ../nbs/14_cli.ipynb #aa596485
+@_command(_arg('--boxes', required=True, metavar='CSV', help='image,x,y,w,h rows'), _arg('--images', required=True, metavar='DIR'),
+          _arg('--detector', default=None), _arg('--json', action='store_true'))
+def cmd_detect_eval(a) -> int:
+    "Precision, recall and F1 of a face detector against a CSV of true boxes (IoU >= 0.5)."
+    from fer_emotion.detect_eval import evaluate_detector
+    kw = dict(detector=a.detector) if a.detector else {}
+    res = evaluate_detector(a.boxes, a.images, **kw)
+    if a.json: _print_json(res); return 0
+    print(' '.join(f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items() if k != 'by_size'))
+    for kind, buckets in res['by_size'].items():
+        print(f'recall by {kind}: ' + ', '.join(f"{b} {v['recall']:.2f} ({v['faces']})" for b, v in buckets.items()))
+    return 0
+
+# %% ../nbs/14_cli.ipynb #f83ddb3a
+@_command(_arg('dir'), _arg('--method', choices=('dlib', 'mediapipe'), default='dlib'),
+          _arg('--box', choices=('truth', 'detector'), default='truth'), _arg('--json', action='store_true'))
+def cmd_landmarks_eval(a) -> int:
+    "Normalised mean error of a landmark backend on images with 68-point .pts files."
+    from fer_emotion.landmarks import evaluate_landmarks
+    res = evaluate_landmarks(a.dir, method=a.method, box=a.box)
+    _print_json(res) if a.json else print(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in res.items()))
+    return 0

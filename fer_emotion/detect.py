@@ -37,6 +37,7 @@ def iou_matrix(a, b) -> np.ndarray:
     union = a[:, None, 2] * a[:, None, 3] + b[:, 2] * b[:, 3] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.)
 
+# %% ../nbs/07_detect.ipynb #844ec854
 def assign(boxes, scores, truth, iou: float = 0.5) -> np.ndarray:
     "Index of the true box each detection matches (-1: none) under greedy one-to-one matching by score at IoU >= `iou`."
     out = np.full(len(boxes), -1)
@@ -59,6 +60,7 @@ def load_calibration(path: Path | str = CALIBRATION_FILE) -> dict:
     path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else {}
 
+# %% ../nbs/07_detect.ipynb #e3f13724
 def calibrate(boxes: np.ndarray, c) -> np.ndarray:
     "Apply the correction `c = (dx, dy, sw, sh)` to an `(n, 4)` array of `x, y, w, h` boxes."
     b = np.asarray(boxes, float).reshape(-1, 4); dx, dy, sw, sh = c
@@ -66,6 +68,7 @@ def calibrate(boxes: np.ndarray, c) -> np.ndarray:
     w, h = b[:, 2] * sw, b[:, 3] * sh
     return np.stack([cx - w/2, cy - h/2, w, h], 1)
 
+# %% ../nbs/07_detect.ipynb #f9b131a9
 def clip_box(box, width: int, height: int) -> tuple[float, float, float, float]:
     "The part of `box` inside a `width` x `height` image."
     x, y, w, h = box
@@ -81,6 +84,7 @@ def as_rgb(img) -> np.ndarray:
                        f'{getattr(img, "shape", "")}')
     return np.ascontiguousarray(np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img)
 
+# %% ../nbs/07_detect.ipynb #ee5389cc
 MIN_SIDE = 16   # px: an image narrower than this holds no face a backend can find
 
 class Detector:
@@ -141,6 +145,7 @@ class DlibHog(Detector):
         rects, scores, _ = self.model.run(rgb, self.upsample, -0.6)
         return [Detection(_rect(r), float(s)) for r, s in zip(rects, scores)]
 
+# %% ../nbs/07_detect.ipynb #b1c368f6
 class DlibMmod(Detector):
     "dlib's max-margin CNN face detector from `face-recognition-models`."
     name, default_threshold = 'dlib_mmod', 0.
@@ -228,6 +233,7 @@ class Mtcnn(Detector):
         return [Detection(tuple(map(float, r['box'])), float(r['confidence']),
                           {k: tuple(map(float, v)) for k, v in r['keypoints'].items()}) for r in res]
 
+# %% ../nbs/07_detect.ipynb #bf62d42f
 YUNET_KEYPOINTS = ('right_eye', 'left_eye', 'nose', 'mouth_right', 'mouth_left')
 
 class YuNet(Detector):
@@ -263,6 +269,7 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     'mtcnn': Mtcnn, 'yunet': YuNet, 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'
 
+# %% ../nbs/07_detect.ipynb #d611e824
 _cache: dict = {}
 _cache_lock = threading.RLock()   # re-entrant: the ensemble builds its members inside get_detector
 
@@ -274,6 +281,7 @@ def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
         if key not in _cache: _cache[key] = DETECTORS[name](**options)
         return _cache[key]
 
+# %% ../nbs/07_detect.ipynb #e75a4046
 DESCRIPTIONS = {
     'own': 'Ours: BlazeFace at three scales, each face confirmed by our own CNN; fast and good at every face size',
     'ensemble': 'Ours with MTCNN added: the most accurate, about five times slower',
@@ -295,6 +303,7 @@ def usable_detectors() -> dict[str, str]:
     cards, has_yunet = load_calibration(), Path(os.environ.get('FER_EMOTION_YUNET', '')).is_file()
     return {n: d for n, d in DESCRIPTIONS.items() if (n in cards or n in ('own', 'ensemble')) and (n != 'yunet' or has_yunet)}
 
+# %% ../nbs/07_detect.ipynb #6670981e
 def detect_faces(rgb: np.ndarray, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> list[Detection]:
     "Faces in an RGB uint8 image, surest first: calibrated (forehead-to-chin) boxes clipped to the image."
     return get_detector(detector)(rgb, threshold)

@@ -38,11 +38,13 @@ def calibration_bins(y: np.ndarray, proba: np.ndarray, bins: int = 15) -> tuple[
     mean = lambda v: np.bincount(idx, v, minlength=bins) / np.maximum(n, 1)
     return mean(conf), mean(right.astype(float)), n
 
+# %% ../nbs/06_evaluate.ipynb #1d209eac
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 15) -> float:
     "ECE: the count-weighted mean gap between confidence and accuracy over confidence bins."
     conf, acc, n = calibration_bins(y, proba, bins)
     return float((np.abs(conf - acc) * n).sum() / n.sum())
 
+# %% ../nbs/06_evaluate.ipynb #696d73c4
 def plot_reliability(y: np.ndarray, probas: dict[str, np.ndarray], bins: int = 15):
     "Reliability diagram of one or more sets of probabilities (e.g. before and after temperature scaling)."
     import matplotlib.pyplot as plt
@@ -54,6 +56,7 @@ def plot_reliability(y: np.ndarray, probas: dict[str, np.ndarray], bins: int = 1
     ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.legend(fontsize=8); ax.grid(alpha=.3)
     return fig
 
+# %% ../nbs/06_evaluate.ipynb #3a21c6b7
 def plot_confusion(report: dict, normalize: bool = True):
     "The confusion matrix of a `classification_report`, rows normalised to recall."
     import matplotlib.pyplot as plt

@@ -48,6 +48,7 @@ def save_weights(model: keras.Model, path: Path | str, temperature: float = 1.0,
     path.with_suffix('.json').write_text(json.dumps(card, indent=1))
     return path
 
+# %% ../nbs/04_model.ipynb #eb60c3d1
 def load_card(path: Path | str = DEFAULT_MODEL) -> dict:
     "The JSON card saved beside a model file."
     path = Path(path)
@@ -55,6 +56,7 @@ def load_card(path: Path | str = DEFAULT_MODEL) -> dict:
     card = path.with_suffix('.json')
     return json.loads(card.read_text()) if card.is_file() else {}
 
+# %% ../nbs/04_model.ipynb #d9e47437
 def load_model(path: Path | str = DEFAULT_MODEL, dtype: str | None = None) -> keras.Model:
     "A Keras model (float32 unless `dtype` names another policy) with the weights of the `.npz` model file at `path`."
     card = load_card(path)

@@ -15,7 +15,7 @@ from .detect import Detection, Detector, get_detector, iou_matrix
 
 # %% auto #0
 __all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'verifier_logits', 'Verifier', 'save_verifier', 'load_verifier',
-           'fuse', 'FusedDetector', 'fused_detections']
+           'fuse', 'fused_detections', 'FusedDetector']
 
 # %% ../nbs/08_own_detector.ipynb #7d66ab6a
 CROP = 32
@@ -43,6 +43,7 @@ def _conv_relu_pool(x: np.ndarray, k: np.ndarray, b: np.ndarray) -> np.ndarray:
     y = np.maximum(y[:, 0::2], y[:, 1::2]); y = np.maximum(y[:, :, 0::2], y[:, :, 1::2])
     return np.maximum(y + b, 0)   # adding the bias and ReLU commute with max-pooling: done on a quarter of the values
 
+# %% ../nbs/08_own_detector.ipynb #dc192718
 def verifier_logits(weights: list[np.ndarray], crops: np.ndarray) -> np.ndarray:
     "Face-versus-not logit of each crop from `crop_faces` (numpy forward pass of the weights in Keras order)."
     x = crops
@@ -50,6 +51,7 @@ def verifier_logits(weights: list[np.ndarray], crops: np.ndarray) -> np.ndarray:
     x = np.maximum(x.reshape(len(x), -1) @ weights[6] + weights[7], 0)
     return (x @ weights[8] + weights[9]).ravel()
 
+# %% ../nbs/08_own_detector.ipynb #2c69bd65
 @dataclass
 class Verifier:
     "A trained face-versus-not CNN: its `weights` (Keras order) and the crop it looks at."
@@ -64,12 +66,14 @@ class Verifier:
 # %% ../nbs/08_own_detector.ipynb #b270eacb
 VERIFIER_FILES = (MODEL_DIR/'face_verifier.npz',)
 
+# %% ../nbs/08_own_detector.ipynb #535884a3
 def save_verifier(v: Verifier, path: Path | str) -> Path:
     "Save a verifier's weights (float16) and crop settings as `.npz`."
     np.savez_compressed(path, crop=np.array([v.size, v.context, v.colour], np.float32),
                         **{f'w{i}': w.astype(np.float16) for i, w in enumerate(v.weights)})
     return Path(path)
 
+# %% ../nbs/08_own_detector.ipynb #7ae434ef
 def load_verifier(path: Path | str = VERIFIER_FILES[0]) -> Verifier:
     "A verifier (float32 weights) from its `.npz` file."
     path = Path(path)
@@ -113,6 +117,16 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Ver
 # %% ../nbs/08_own_detector.ipynb #f3a8d944
 FUSION_FILE = MODEL_DIR/'own_detector.json'
 
+# %% ../nbs/08_own_detector.ipynb #84c6d77f
+def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier],
+                     reach: list[float]) -> list[Detection]:
+    "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card`: P(face)."
+    candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
+    dets, feats = fuse(rgb, candidates, verifiers, reach)
+    scores = 1 / (1 + np.exp(-(feats @ np.array(card['coef']) + card['intercept']))) if len(dets) else []
+    return [Detection(d.box, float(s), d.keypoints) for d, s in zip(dets, scores)]
+
+# %% ../nbs/08_own_detector.ipynb #c2fc9c5c
 class FusedDetector(Detector):
     "Candidates of member detectors, grouped, verified by our CNNs and scored by a learned fusion (`own`, `ensemble`)."
     def __init__(self, kind: str = 'own', threshold: float | None = None, verifiers=VERIFIER_FILES):
@@ -126,11 +140,3 @@ class FusedDetector(Detector):
         self.verifiers = [load_verifier(f) for f in verifiers]
     def raw(self, rgb):
         return fused_detections(rgb, [m.boxes(rgb) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
-
-def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier],
-                     reach: list[float]) -> list[Detection]:
-    "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card`: P(face)."
-    candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
-    dets, feats = fuse(rgb, candidates, verifiers, reach)
-    scores = 1 / (1 + np.exp(-(feats @ np.array(card['coef']) + card['intercept']))) if len(dets) else []
-    return [Detection(d.box, float(s), d.keypoints) for d, s in zip(dets, scores)]
