@@ -4,13 +4,13 @@
 
 # %% ../nbs/14_cli.ipynb #325d3c92
 from __future__ import annotations
-import argparse, base64, json, os, sys
+import argparse, base64, contextlib, json, os, signal, sys, threading
 from pathlib import Path
 from .core import FerError
 
 # %% auto #0
-__all__ = ['parser', 'main', 'cmd_evaluate', 'cmd_finetune', 'cmd_train', 'image_paths', 'predict_one', 'cmd_predict',
-           'cmd_batch', 'cmd_detectors', 'cmd_detect_eval', 'cmd_landmarks_eval']
+__all__ = ['parser', 'main', 'cmd_evaluate', 'cmd_finetune', 'cmd_train', 'image_paths', 'predict_one', 'interrupt_flag',
+           'cmd_predict', 'cmd_batch', 'cmd_detectors', 'cmd_detect_eval', 'cmd_landmarks_eval']
 
 # %% ../nbs/14_cli.ipynb #a2d4f605
 def _print_json(obj) -> None: print(json.dumps(obj, indent=1))
@@ -153,6 +153,18 @@ def predict_one(rec, path: str, error: str | None = None, annotate_dir: Path | N
         except (OSError, ValueError) as e: r['error'] = f'The faces were found, but the annotated image could not be written: {getattr(e, "strerror", None) or e}'
     return r
 
+# %% ../nbs/14_cli.ipynb #5ded7e89
+@contextlib.contextmanager
+def interrupt_flag():
+    "Within the block a first Ctrl-C (SIGINT) sets the yielded `threading.Event`; a second one raises `KeyboardInterrupt`."
+    flag = threading.Event()
+    def on_sigint(*_):
+        if flag.is_set(): raise KeyboardInterrupt   # asked twice: stop now, even in the middle of a photo
+        flag.set()
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try: yield flag
+    finally: signal.signal(signal.SIGINT, old)
+
 # %% ../nbs/14_cli.ipynb #b1e0c6a6
 @_command(_arg('images', nargs='+', metavar='IMAGE', help='image files or folders'),
           _arg('--detector', default=None, help='backend name (see `fer-emotion detectors`)'), _arg('--json', action='store_true'),
@@ -168,17 +180,20 @@ def cmd_predict(a) -> int:
         except OSError as e: raise FerError(f'Cannot create the folder {a.annotate}: {e.strerror or e}')
     failed = n = 0
     if a.json: sys.stdout.write('[')
-    try:
-        for path, error in image_paths(a.images, skip=out):   # never the annotated images written as it goes
-            r = predict_one(rec, path, error, out)
-            failed += r['error'] is not None
-            if a.json: sys.stdout.write((',\n ' if n else '\n ') + json.dumps(r, indent=1).replace('\n', '\n '))
-            else: print(f"{path_text(path)}: " + (f"error: {r['error']}" if r['error'] else ', '.join(
-                f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%}" + ('?' if f['uncertain'] else '') for f in r['faces']) or 'no face found'))
-            n += 1
-            sys.stdout.flush()
-    finally:
-        if a.json: print('\n]' if n else ']', flush=True)
+    with interrupt_flag() as stop:
+        try:
+            for path, error in image_paths(a.images, skip=out):   # never the annotated images written as it goes
+                if stop.is_set(): break
+                r = predict_one(rec, path, error, out)
+                failed += r['error'] is not None
+                if a.json: sys.stdout.write((',\n ' if n else '\n ') + json.dumps(r, indent=1).replace('\n', '\n '))
+                else: print(f"{path_text(path)}: " + (f"error: {r['error']}" if r['error'] else ', '.join(
+                    f"{f['emotion']} {f['probabilities'][f['emotion']]:.0%}" + ('?' if f['uncertain'] else '') for f in r['faces']) or 'no face found'))
+                n += 1
+                sys.stdout.flush()
+        finally:
+            if a.json: print('\n]' if n else ']', flush=True)
+    if stop.is_set(): raise KeyboardInterrupt   # `main` says so: exit status 130
     return 1 if failed else 0
 
 # %% ../nbs/14_cli.ipynb #e16b0002
