@@ -161,7 +161,9 @@ def interrupt_flag():
     def on_sigint(*_):
         if flag.is_set(): raise KeyboardInterrupt   # asked twice: stop now, even in the middle of a photo
         flag.set()
-    old = signal.signal(signal.SIGINT, on_sigint)
+    old = signal.getsignal(signal.SIGINT)
+    if old is signal.SIG_IGN: yield flag; return     # ignored (a background job): it stays ignored
+    signal.signal(signal.SIGINT, on_sigint)
     try: yield flag
     finally: signal.signal(signal.SIGINT, old)
 

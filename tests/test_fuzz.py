@@ -248,8 +248,9 @@ def test_predict_streams_and_closes_its_json_when_interrupted(tmp_path):
     photo = fz.encode(fz.face_picture(np.random.default_rng(0)), 'JPEG')
     for k in range(400): (tmp_path/f'{k:03d}.jpg').write_bytes(photo)   # many: the run must outlast the signal
     p = subprocess.Popen([sys.executable, '-c', 'import sys; from fer_emotion.cli import main; sys.exit(main())', 'predict',
-                          str(tmp_path), '--json', '--detector', DETECTOR], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-    first = b''
+                          str(tmp_path), '--json', '--detector', DETECTOR], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # Ctrl-C as in a terminal, even
+    first = b''                                                      # where the tests run as a background job (SIGINT ignored)
     while b'"image"' not in first:
         chunk = p.stdout.read1(65536)
         assert chunk, 'the output ended before the first entry'
