@@ -32,6 +32,16 @@ def test_notebooks_are_clean(tmp_path):
     dirty = changes_made_by('nbdev_clean', 'nbs', '*.ipynb', tmp_path)
     assert not dirty, f'notebooks not clean (run nbdev_clean): {dirty}'
 
+def test_every_notebook_opens_in_colab():
+    "Each notebook's second cell, under its title, is the link that opens it in Colab from the repository in `settings.ini`."
+    import json
+    from configparser import ConfigParser
+    cfg = ConfigParser(); cfg.read(ROOT/'settings.ini'); c = cfg['DEFAULT']
+    for nb in notebooks():
+        url = f"https://colab.research.google.com/github/{c['user']}/{c['repo']}/blob/{c['branch']}/nbs/{nb.name}"
+        second = ''.join(json.loads(nb.read_text())['cells'][1]['source'])
+        assert second == f'<a class="colab-link" href="{url}">Open in Colab</a>', (nb.name, second)
+
 def test_package_in_sync_with_notebooks(tmp_path):
     "`nbdev_export` on a copy changes nothing: the package is exactly what the notebooks export."
     stale = changes_made_by('nbdev_export', 'fer_emotion', '*.py', tmp_path)

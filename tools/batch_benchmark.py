@@ -28,14 +28,14 @@ def photos(n: int, folder: Path) -> Path:
     return d
 
 def _status(pid: int) -> dict:
-    with open(f'/proc/{pid}/status') as f: return {k: v.split()[0] for k, v in (l.split(':', 1) for l in f) if k == 'VmHWM'}
+    with open(f'/proc/{pid}/status') as f: return {k: v.split()[0] for k, v in (l.split(':', 1) for l in f) if k in ('VmHWM', 'VmRSS')}
 
 def _cpu_s(pid: int) -> float:
     with open(f'/proc/{pid}/stat') as f: fields = f.read().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 class WorkerWatch(threading.Thread):
-    "Every 0.5 s: the peak resident memory (MB) and CPU seconds of the command (`driver`) and of each Ray scoring worker it started."
+    "Every 0.5 s: the peak resident memory (MB) and CPU seconds of the command (`driver`) and of each Ray scoring worker it started, and each worker's resident memory over time (`trace`)."
     def __init__(self, driver: int):
         super().__init__(daemon=True)
         self.stop, self.driver, self.seen, self.driver_mb = threading.Event(), str(driver), {}, 0.0
@@ -46,7 +46,9 @@ class WorkerWatch(threading.Thread):
                 try:
                     if pid == self.driver: self.driver_mb = int(_status(int(pid))['VmHWM']) / 1024; continue
                     if pid in self.old or b'MapBatches(Scorer)' not in Path(f'/proc/{pid}/cmdline').read_bytes(): continue
-                    self.seen[pid] = dict(peak_mb=int(_status(int(pid))['VmHWM']) / 1024, cpu_s=_cpu_s(int(pid)))
+                    st = _status(int(pid))
+                    w = self.seen.setdefault(pid, dict(trace=[]))
+                    w.update(peak_mb=int(st['VmHWM']) / 1024, cpu_s=_cpu_s(int(pid))); w['trace'].append(int(st['VmRSS']) / 1024)
                 except (OSError, KeyError): continue
 
 def load() -> float: return os.getloadavg()[0]
@@ -60,6 +62,11 @@ def run_cmd(args: list[str]) -> tuple[float, WorkerWatch, int]:
     watch.stop.set(); watch.join()
     return time.monotonic() - t, watch, code
 
+def quarters(trace: list[float]) -> list[int]:
+    "The highest resident memory (MB) in each quarter of a worker's life: equal last quarters mean memory has levelled off."
+    n = len(trace)
+    return [round(max(trace[n * q // 4:max(n * (q + 1) // 4, n * q // 4 + 1)])) for q in range(4)] if n else []
+
 def bench_batch(folder: Path, workers: int, tmp: Path) -> dict:
     import pyarrow.parquet as pq
     out, load0 = tmp/f'out_{folder.name}_{workers}', load()
@@ -71,6 +78,7 @@ def bench_batch(folder: Path, workers: int, tmp: Path) -> dict:
     return dict(photos=n, workers=workers, exit=code, wall_s=round(wall, 1), photos_per_s=round(n / wall, 2),
                 steady_photos_per_s=round(steady, 2), files=len(files), driver_peak_mb=round(watch.driver_mb),
                 worker_peak_mb=[round(w['peak_mb']) for w in ws], worker_cpu_s=[round(w['cpu_s'], 1) for w in ws],
+                worker_rss_mb_by_quarter=[quarters(w['trace']) for w in ws],
                 load_before=round(load0, 2), load_after=round(load(), 2))
 
 def bench_predict(folder: Path) -> dict:

@@ -113,15 +113,13 @@ _re_quarto = re.compile(r'^#\|\s*([\w-]+):\s*(.*?)\s*$', re.MULTILINE)
 
 def for_mkdocs(nb, subs: dict[str, str], log=sys.stderr):
     """What Quarto would do with the processed notebook, done for MkDocs: the front matter becomes the title and the
-    summary with an "Open in Colab" link; `echo: false` hides a cell's code, `output: false` its outputs; stderr goes to
-    the log; machine paths are scrubbed; outputs are kept as nbdev links them."""
+    summary (the notebook's own "Open in Colab" link follows them); `echo: false` hides a cell's code, `output: false`
+    its outputs; stderr goes to the log; machine paths are scrubbed; outputs are kept as nbdev links them."""
     cfg, fm = config(), getattr(nb, 'frontmatter_', {})
     cells = [c for c in nb.cells if c.cell_type != 'raw']          # the YAML front matter for Quarto
     src = Path(nb.path_).relative_to(ROOT).as_posix()
-    colab = f'https://colab.research.google.com/github/{cfg.user}/{cfg.repo}/blob/{cfg.branch}/{src}'
     head = f"# {fm.get('title', Path(src).stem)}\n\n"
-    if fm.get('description'): head += f"> {fm['description']}\n\n"
-    head += f'<a class="colab-link" href="{colab}">Open in Colab</a>'
+    if fm.get('description'): head += f"> {fm['description']}"
     site = f"{cfg.doc_host.rstrip('/')}{cfg.doc_baseurl.rstrip('/')}/"
     out = [mk_cell(head, 'markdown')]
     for c in cells:
