@@ -19,9 +19,11 @@ LABELS: tuple[str, ...] = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise
 ALIASES = {'anger': 'angry', 'disgusted': 'disgust', 'fearful': 'fear', 'happiness': 'happy',
            'sadness': 'sad', 'surprised': 'surprise', 'neutrality': 'neutral'}
 
+# %% ../nbs/00_core.ipynb #bc2c5012
 class FerError(Exception):
     "An error whose message is written for the user: the CLI and the app show it instead of a traceback."
 
+# %% ../nbs/00_core.ipynb #899d3118
 def label_index(name: str) -> int:
     "Index in `LABELS` of an emotion `name`, in any case and with the common aliases."
     key = name.strip().lower()
@@ -39,10 +41,12 @@ def data_dir() -> Path:
     env = os.environ.get('FER_EMOTION_DATA')
     return Path(env) if env else (PROJECT_DIR.parent/'shared'/'data').resolve()
 
+# %% ../nbs/00_core.ipynb #ab782964
 def has_data(*parts: str) -> bool:
     "Whether `data_dir()/parts` exists (the datasets are not shipped; users download them)."
     return data_dir().joinpath(*parts).exists()
 
+# %% ../nbs/00_core.ipynb #61542f2b
 def work_dir(*parts: str) -> Path:
     "Folder for intermediate results of long jobs (detector sweeps, training runs): `$FER_EMOTION_WORK`, else `runs/`."
     env = os.environ.get('FER_EMOTION_WORK')

@@ -71,6 +71,7 @@ def exif_orientation(exif: bytes | None) -> int:
     o = struct.unpack_from(fmt, tiff, off + 2 + 12 * int(hit[0]) + 8)[0] if fmt else 1
     return o if 1 <= o <= 8 else 1
 
+# %% ../nbs/01_image_input.ipynb #d0ef6557
 def orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
     "`rgb` turned upright for its EXIF `orientation` (1 to 8), as `ImageOps.exif_transpose` would turn it."
     turn = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
@@ -400,6 +401,7 @@ def path_text(path) -> str:
     "`path` as printable text: bytes that are not UTF-8 shown as `\\xNN`."
     return os.fsencode(path).decode('utf-8', 'backslashreplace')
 
+# %% ../nbs/01_image_input.ipynb #27b15f9b
 _KINDS = ((stat.S_ISDIR, 'a folder'), (stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a device'),
           (stat.S_ISBLK, 'a device'), (stat.S_ISSOCK, 'a socket'))
 
