@@ -27,6 +27,7 @@ def to_face(rgb: np.ndarray, size: int = FACE_SIZE) -> np.ndarray:
     img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
     return np.asarray(img.resize((size, size), Image.Resampling.BOX if s > size else Image.Resampling.BILINEAR))
 
+# %% ../nbs/02_data.ipynb #83406cb2
 def load_face(path: Path | str, size: int = FACE_SIZE) -> np.ndarray:
     "Read the image file at `path` as a `(size, size)` grayscale face, with a message naming a bad file."
     path = Path(path)
@@ -53,6 +54,7 @@ def list_image_folder(root: Path | str) -> tuple[list[Path], np.ndarray]:
     if not paths: raise FerError(f'{root}: the class folders hold no images ({", ".join(sorted(IMAGE_SUFFIXES))}).')
     return paths, np.array(labels, dtype=np.int64)
 
+# %% ../nbs/02_data.ipynb #4e11e8a6
 def load_image_folder(root: Path | str, size: int = FACE_SIZE) -> tuple[np.ndarray, np.ndarray, list[Path]]:
     "Faces `(n, size, size)` uint8, labels `(n,)` and paths of an image-folder dataset."
     paths, y = list_image_folder(root)

@@ -48,6 +48,7 @@ def assign(boxes, scores, truth, iou: float = 0.5) -> np.ndarray:
         if cand[j] >= iou: out[i], free[j] = j, False
     return out
 
+# %% ../nbs/07_detect.ipynb #e80ef8f1
 def match(boxes, scores, truth, iou: float = 0.5) -> np.ndarray:
     "True for each detection that is a true positive under greedy one-to-one matching by score at IoU >= `iou`."
     return assign(boxes, scores, truth, iou) >= 0
@@ -184,6 +185,7 @@ def blazeface_anchors(h: int, w: int) -> np.ndarray:
         out.append(np.repeat(np.stack([xs + .5, ys + .5], -1).reshape(-1, 1, 2) * stride, k, 1).reshape(-1, 2))
     return np.concatenate(out)
 
+# %% ../nbs/07_detect.ipynb #dbb58d01
 def nms(boxes, scores, iou: float = 0.4) -> list[int]:
     "Indices of the boxes kept, surest first, dropping any box overlapping a surer kept one at IoU >= `iou`."
     order = np.argsort(-np.asarray(scores, float), kind='stable'); m = iou_matrix(boxes, boxes)
