@@ -45,6 +45,7 @@ class Photo:
     boxes: list | None
     fold: int = 0
 
+# %% ../nbs/07a_detect_data.ipynb #bf847f56
 FDDB = Path('face_detection')/'fddb_folds_1-4'
 
 def fddb_photos(folds=(1, 2, 3, 4)) -> dict[str, Photo]:
@@ -69,6 +70,7 @@ def closeup(photo: Photo, face: int, fill: float, side: int = 350) -> Photo:
         if (x1 - x0) * (y1 - y0) >= 0.5 * b[2] * b[3]: boxes.append(tuple(float(v) for v in (x0, y0, x1 - x0, y1 - y0)))
     return Photo(rgb, boxes, photo.fold)
 
+# %% ../nbs/07a_detect_data.ipynb #eaf389fb
 def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, seed: int = 0) -> dict[str, Photo]:
     "A close-up of every face of `photos` at least `min_face` px tall, filling 50% to 100% of its frame."
     rng, out = np.random.default_rng(seed), {}
@@ -90,6 +92,7 @@ def mosaic(photos: list[Photo], k: int) -> Photo:
         boxes += [(ox + x * s, oy + y * s, bw * s, bh * s) for x, y, bw, bh in p.boxes]
     return Photo(canvas, boxes, photos[0].fold)
 
+# %% ../nbs/07a_detect_data.ipynb #85a2cd34
 def mosaics(photos: dict[str, Photo], k: int) -> dict[str, Photo]:
     "Mosaics of `k` x `k` consecutive photos of the same fold (a fold's last photos, fewer than `k * k`, are left out)."
     out = {}
@@ -104,6 +107,7 @@ def greyscale(photos: dict[str, Photo]) -> dict[str, Photo]:
     "The same photos in greyscale (three equal channels)."
     return {n: replace(p, rgb=cv2.cvtColor(cv2.cvtColor(p.rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)) for n, p in photos.items()}
 
+# %% ../nbs/07a_detect_data.ipynb #f90135bc
 def muxspace_photos(step: int = 1) -> dict[str, Photo]:
     "Every `step`-th photo of `muxspace_dev` (real whole-head photos, one face each, box unknown), as `emotion/file`."
     root = data_dir()/'muxspace_dev'
