@@ -29,6 +29,7 @@ def sweep(detector: Detector, photos: dict[str, Photo]) -> dict:
         out[n] = dict(ms=ms, size=list(p.rgb.shape[:2]), dets=[[*map(float, d.box), d.score] for d in dets])
     return out
 
+# %% ../nbs/08a_detect_train.ipynb #a47feeec
 SWEEP_LIMITS = {'dlib_mmod': 60}   # photos per set for backends that take seconds a photo
 
 def sweeps(detectors: list[str], sets: dict[str, dict[str, Photo]], folder: Path | None = None) -> dict[str, dict[str, dict]]:
@@ -97,6 +98,7 @@ def build_verifier(size: int = CROP, channels: int = 1):
         L.Conv2D(64, 3, padding='same', activation='relu'), L.MaxPooling2D(),
         L.Flatten(), L.Dropout(0.3), L.Dense(64, activation='relu'), L.Dense(1)])
 
+# %% ../nbs/08a_detect_train.ipynb #cb98d4cd
 def train_verifier(photos: dict[str, Photo], boxes: dict, size: int = CROP, context: float = 1., colour: bool = False,
                    epochs: int = 8, seed: int = 0) -> tuple[Verifier, dict]:
     "Train a verifier on the crops of `boxes` (name -> boxes and labels, from `training_boxes`) of `photos`."
@@ -119,6 +121,7 @@ def groups(photos: dict[str, Photo], sweeps: dict[str, dict], boxes: dict, reach
         out[name] = fuse(p.rgb, cands, verifiers(name), [reach[m] for m in members])
     return out
 
+# %% ../nbs/08a_detect_train.ipynb #07893cbb
 def fit_fusion(photos: dict[str, Photo], grouped: dict, members: list[str], min_score: float) -> dict:
     "Fusion card (members, `min_score`, logistic-regression `coef`, `intercept`, best-F1 probability `threshold`)."
     from sklearn.linear_model import LogisticRegression
@@ -137,6 +140,7 @@ def fold_cards(photos: dict[str, Photo], grouped: dict, members: list[str], min_
     folds = sorted({p.fold for p in photos.values()})
     return {k: fit_fusion(photos, {n: g for n, g in grouped.items() if photos[n].fold != k}, members, min_score) for k in folds}
 
+# %% ../nbs/08a_detect_train.ipynb #07d1c103
 def cross_validated(photos: dict[str, Photo], sw: dict[str, dict], boxes: dict, reach: dict, held: dict[int, list[Verifier]],
                     cards: dict[int, dict]) -> dict:
     "Each photo's fused boxes `[x, y, w, h, score - threshold]` from the verifiers `held[fold]` and fusion `cards[fold]`."
@@ -162,11 +166,13 @@ def merge(by_set: dict[str, dict], names=TRAIN_SETS) -> dict:
     "One dict keyed `set/name` from the sets `names` of `by_set`."
     return {f'{s}/{n}': v for s in names for n, v in by_set[s].items()}
 
+# %% ../nbs/08a_detect_train.ipynb #b14475c1
 def trained_verifier(photos: dict[str, Photo], boxes: dict, path: Path) -> Verifier:
     "The verifier trained on `boxes` of `photos` with `VERIFIER_CROP`, kept at `path` (an interrupted run resumes there)."
     if not path.is_file(): save_verifier(train_verifier(photos, boxes, **VERIFIER_CROP)[0], path)
     return load_verifier(path)
 
+# %% ../nbs/08a_detect_train.ipynb #4b61335c
 def train_detector(sets: dict[str, dict[str, Photo]], backends=BACKENDS, kinds=KINDS, folder: Path | None = None) -> dict:
     "Calibrate every backend, train the verifier and the fusion cards; write the shipped files and the cross-validated boxes."
     folder = Path(folder or work_dir('sweeps'))
