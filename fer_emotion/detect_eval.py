@@ -32,6 +32,7 @@ def counts(dets: dict[str, list[Detection]], truth: dict, iou: float = 0.5) -> d
     p, r = tp / max(tp + fp, 1), tp / max(n, 1)
     return dict(tp=tp, fp=fp, fn=fn, precision=p, recall=r, f1=2 * p * r / max(p + r, 1e-12))
 
+# %% ../nbs/09_detector_comparison.ipynb #a86cd9ee
 def pr_summary(dets: dict[str, list[Detection]], truth: dict, iou: float = 0.5) -> dict:
     "Precision-recall curve over all thresholds, average precision, and the best F1 with its threshold."
     S, T, n = _pool(dets, truth, iou)
@@ -100,6 +101,7 @@ def evaluate_detector(boxes_csv: Path | str, images_dir: Path | str, detector: s
     return dict(detector=detector, images=len(names), faces=sum(map(len, truth.values())), **counts(dets, truth, iou),
                 ms_per_image=float(np.mean(ms)) if ms else 0., by_size=by_size(dets, truth, sizes, iou))
 
+# %% ../nbs/09_detector_comparison.ipynb #37362d77
 def time_detector(detector: str, photos: list[np.ndarray], size: tuple[int, int] | None = None, repeats: int = 3) -> dict:
     "Wall-clock and CPU (all threads) ms per photo, medians of `repeats` passes after a warm-up call; `size=(w, h)` resizes first."
     import cv2
@@ -119,12 +121,14 @@ def candidates(entry: dict, box) -> list[Detection]:
     a = np.array(entry['dets'], float).reshape(-1, 5); h, w = entry['size']
     return [Detection(clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
 
+# %% ../nbs/09_detector_comparison.ipynb #ad62fc76
 def scored(sweep: dict, card: dict) -> dict[str, list[Detection]]:
     "Each photo's detections from a backend's `sweep` with its calibration `card`: boxes corrected, scores as P(face)."
     a, b = card['score']
     return {n: [Detection(d.box, float(1 / (1 + np.exp(-np.clip(a * d.score + b, -50, 50))))) for d in candidates(e, card['box'])]
             for n, e in sweep.items()}
 
+# %% ../nbs/09_detector_comparison.ipynb #6cb7521e
 def set_figures(dets: dict[str, list[Detection]], photos: dict, threshold: float) -> dict:
     "Figures of `dets` at `threshold` on `photos` (name -> `detect_data.Photo`): P/R/F1/AP and recall by size, or faces found."
     at = {n: [d for d in dets.get(n, []) if d.score >= threshold] for n in photos}
