@@ -56,6 +56,7 @@ def _check_box(box) -> tuple[float, float, float, float]:
     if not (w > 0 and h > 0): raise FerError(f'A face box needs a positive width and height, got {box}.')
     return x, y, w, h
 
+# %% ../nbs/10_landmarks.ipynb #ff0f889e
 def plausible(points: np.ndarray) -> bool:
     "Whether 68 points are shaped like a face: finite, and nose tip and mouth below the eye line in the face's own frame."
     p = np.asarray(points, np.float64)
@@ -65,6 +66,7 @@ def plausible(points: np.ndarray) -> bool:
     below = lambda q: v[0] * (q[1] - (eye_r[1] + eye_l[1]) / 2) - v[1] * (q[0] - (eye_r[0] + eye_l[0]) / 2)
     return bool(v @ v > 0 and below(p[30]) > 0 and below(p[48:60].mean(0)) > 0.4 * (v @ v))
 
+# %% ../nbs/10_landmarks.ipynb #3d45ab2d
 DETECTOR_TO_TIGHT = dict(scale=0.76, shift=0.17)
 
 def tight_box(box) -> tuple[float, float, float, float]:
@@ -73,6 +75,7 @@ def tight_box(box) -> tuple[float, float, float, float]:
     side, cx, cy = DETECTOR_TO_TIGHT['scale'] * (w + h) / 2, x + w / 2, y + h / 2 + DETECTOR_TO_TIGHT['shift'] * h
     return (cx - side / 2, cy - side / 2, side, side)
 
+# %% ../nbs/10_landmarks.ipynb #35431f22
 class Landmarker:
     "The interface: `landmarks(rgb, box)` gives `(68, 2)` float32 points in image pixels, or `None`."
     name = ''
@@ -194,6 +197,7 @@ def landmark_errors(root: Path | str, method: str = 'dlib', box: str = 'truth') 
         rows.append(dict(name=f.stem, nme=np.inf if pts is None else nme(pts, truth), ms=ms if b is not None else np.nan))
     return pd.DataFrame(rows)
 
+# %% ../nbs/10_landmarks.ipynb #86fab061
 def evaluate_landmarks(root: Path | str, method: str = 'dlib', box: str = 'truth') -> dict:
     "Mean NME (faces with points), failure rate (NME > 0.10 or no points) and ms per face of `method` on `root`."
     e = landmark_errors(root, method, box)
