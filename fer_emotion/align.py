@@ -52,11 +52,13 @@ def align_matrix(points: np.ndarray, size: int = 48) -> np.ndarray:
     if not s > 0: raise FerError('The landmarks are not shaped like a face (collapsed or mirrored): cannot align.')
     return np.hstack([s * R, (dst.mean(0) - s * R @ src.mean(0))[:, None]]).astype(np.float32)
 
+# %% ../nbs/11_align.ipynb #161c1397
 def align_face(rgb: np.ndarray, points: np.ndarray, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
     "The `(size, size)` uint8 grayscale face registered like FER-2013 from its 68 `points`, and the map `M` (image -> face)."
     M = align_matrix(points, size)
     return _warp(_gray(rgb), M, size), M
 
+# %% ../nbs/11_align.ipynb #0ef36418
 def invert_points(points: np.ndarray, M: np.ndarray) -> np.ndarray:
     "Points `(n, 2)` of the face frame of `M` back in the photo's pixels (to draw results on it)."
     inv = cv2.invertAffineTransform(np.float64(M))

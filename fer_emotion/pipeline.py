@@ -91,6 +91,7 @@ class Recognizer:
                      crop=c, landmarks=pts, aligned=al, note=note)
                 for d, p, (c, pts, al, note) in zip(dets, probs, crops)]
 
+# %% ../nbs/13_pipeline.ipynb #9d7752f5
 @lru_cache(maxsize=8)
 def get_recognizer(detector: str = DEFAULT_DETECTOR, landmarker: str | None = 'mediapipe', align: bool = True,
                    model: str = str(DEFAULT_MODEL)) -> Recognizer:
@@ -134,6 +135,7 @@ def gradcam(model: EmotionModel, face: np.ndarray, label: int | None = None, lay
     cam = cv2.resize(cam, (48, 48), interpolation=cv2.INTER_CUBIC).clip(0)
     return cam / cam.max() if cam.max() > 0 else cam
 
+# %% ../nbs/13_pipeline.ipynb #e2c017bf
 def overlay(face: np.ndarray, cam: np.ndarray, size: int = 144) -> np.ndarray:
     "An RGB picture of the face with the heat map `cam` blended over it, enlarged to `size`."
     heat = cv2.applyColorMap((cam * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
