@@ -72,6 +72,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
+# %% ../nbs/04_model.ipynb #36ee5851
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     "The temperature that minimises the negative log-likelihood of labels `y` under `softmax(logits / T)`."
     from scipy.optimize import minimize_scalar

@@ -12,11 +12,12 @@ import keras
 from keras import layers
 from .core import LABELS, FerError, data_dir
 from .data import load_image_folder, load_ferplus
-from .model import build_model, load_model, save_weights, fit_temperature, DEFAULT_MODEL
+from .model import build_model, load_model, save_weights, fit_temperature, inference_dtype, DEFAULT_MODEL
 
 # %% auto #0
 __all__ = ['RandomAffine', 'augmenter', 'with_augmentation', 'class_weights', 'as_inputs', 'soft_targets', 'cosine_lr',
-           'EpochTime', 'fit', 'read_history', 'plot_history', 'train_member', 'train_shipped', 'finetune']
+           'EpochTime', 'training_dtype', 'fit', 'read_history', 'plot_history', 'train_member', 'train_shipped',
+           'finetune']
 
 # %% ../nbs/05_train.ipynb #922c4e61
 class RandomAffine(layers.Layer):
@@ -39,6 +40,7 @@ class RandomAffine(layers.Layer):
         zero = ops.zeros_like(a0)
         return ops.image.affine_transform(x, ops.stack([a0, a1, a2, b0, b1, b2, zero, zero], 1), fill_mode='reflect')
 
+# %% ../nbs/05_train.ipynb #acf090e8
 def augmenter(erase: bool = True) -> keras.Sequential:
     "`RandomAffine` (mirror, ±10°, ±15% zoom, ±10% shift) and, if `erase`, random erasing, on [0, 1] images."
     kw = dict(dtype='float32')   # geometry in full precision, also under mixed precision
@@ -46,17 +48,20 @@ def augmenter(erase: bool = True) -> keras.Sequential:
     if erase: steps.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), value_range=(0, 1), **kw))
     return keras.Sequential(steps, name='augment')
 
+# %% ../nbs/05_train.ipynb #1ea243e2
 def with_augmentation(model: keras.Model, erase: bool = True) -> keras.Model:
     "`model` behind `augmenter(erase)`: the network that `fit` trains, sharing `model`'s weights."
     inp = keras.Input(model.input_shape[1:], name='face')
     return keras.Model(inp, model(augmenter(erase)(inp)), name='trainer')
 
+# %% ../nbs/05_train.ipynb #dce66dcc
 def class_weights(y: np.ndarray, power: float = 0.5) -> np.ndarray:
     "Per-class weights `(n_max / n_c) ** power`, scaled to average 1 over the examples."
     n = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
     w = np.where(n > 0, (n.max() / np.maximum(n, 1)) ** power, 0.0)
     return (w / (w[y].mean())).astype(np.float32)
 
+# %% ../nbs/05_train.ipynb #a1c8b10f
 def as_inputs(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "uint8 faces `(n, 48, 48)` and label indices as the network's inputs: floats in [0, 1] and one-hot rows."
     return X[..., None].astype(np.float32) / 255.0, np.eye(len(LABELS), dtype=np.float32)[y]
@@ -81,19 +86,37 @@ def cosine_lr(epoch: int, peak: float, epochs: int, warmup: int = 2) -> float:
     if epoch < warmup: return peak * (epoch + 1) / (warmup + 1)
     return 0.5 * peak * (1 + math.cos(math.pi * (epoch - warmup) / max(1, epochs - warmup)))
 
+# %% ../nbs/05_train.ipynb #6419ea47
 class EpochTime(keras.callbacks.Callback):
     "Adds each epoch's wall-clock seconds to its logs, so that `history.csv` records the speed of a run."
     def on_epoch_begin(self, epoch, logs=None): self.start = time.time()
     def on_epoch_end(self, epoch, logs=None): logs['seconds'] = round(time.time() - self.start, 2)
 
+# %% ../nbs/05_train.ipynb #c5bb6dd5
+def training_dtype() -> str:
+    "The Keras dtype policy to train in: `mixed_bfloat16` on a GPU or on a CPU with bfloat16 instructions, else `float32`."
+    if inference_dtype() == 'mixed_bfloat16': return 'mixed_bfloat16'
+    backend = keras.backend.backend()
+    if backend == 'jax':
+        import jax
+        on_gpu = jax.default_backend() == 'gpu'
+    elif backend == 'tensorflow':
+        import tensorflow as tf
+        on_gpu = bool(tf.config.list_physical_devices('GPU'))
+    else:
+        import torch
+        on_gpu = torch.cuda.is_available()
+    return 'mixed_bfloat16' if on_gpu else 'float32'
+
+# %% ../nbs/05_train.ipynb #78c39c1e
 def fit(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, epochs: int = 40,
         lr: float = 2e-3, batch: int = 64, warmup: int = 2, erase: bool = True, weight_decay: float = 0.05,
         label_smoothing: float = 0.1, patience: int = 12, init: Path | str | None = None, arch: dict | None = None,
-        bf16: bool = True, seed: int = 0, verbose: int = 2, targets: np.ndarray | None = None) -> keras.Model:
-    "Train (or resume training) into folder `out` (on soft `targets` `(n, 7)` if given); returns the best validation weights."
+        dtype: str | None = None, seed: int = 0, verbose: int = 2, targets: np.ndarray | None = None) -> keras.Model:
+    "Train (or resume) into folder `out` (on soft `targets` if given; Keras `dtype` policy, default `training_dtype()`); returns the best weights."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    keras.mixed_precision.set_global_policy('mixed_bfloat16' if bf16 else 'float32')
+    keras.mixed_precision.set_global_policy(dtype or training_dtype())
     try:
         model = build_model(**(arch or {}))
         if init: model.set_weights(load_model(init).get_weights())
@@ -116,11 +139,13 @@ def fit(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val:
     final = build_model(**(arch or {})); final.set_weights([np.asarray(w, np.float32) for w in model.get_weights()])
     return final
 
+# %% ../nbs/05_train.ipynb #c63d22f7
 def read_history(out: Path | str) -> pd.DataFrame:
     "The per-epoch log of a run (the last line of an epoch that was logged twice around an interruption)."
     h = pd.read_csv(Path(out)/'history.csv')
     return h.drop_duplicates('epoch', keep='last').sort_values('epoch').reset_index(drop=True)
 
+# %% ../nbs/05_train.ipynb #10c75dad
 def plot_history(out: Path | str):
     "Loss and accuracy per epoch, training and validation, of the run in `out`."
     import matplotlib.pyplot as plt
@@ -148,6 +173,7 @@ def train_member(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarra
                      stages['stage2'])
     return stages
 
+# %% ../nbs/05_train.ipynb #c5e8812d
 def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_epochs: int = 5,
                   dest: Path | str = DEFAULT_MODEL, root: Path | str | None = None, arch: dict | None = None,
                   ferplus: float = 0.0) -> dict:
