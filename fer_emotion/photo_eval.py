@@ -57,6 +57,7 @@ def label_flips(rec: Recognizer, images: list, amount: float = 0.05, trials: int
         faces += len(found) * trials
     return dict(faces=faces, flips=flips, share=flips / max(faces, 1))
 
+# %% ../nbs/13a_photo_eval.ipynb #4c6d9eb8
 def colour_grey_flips(rec: Recognizer, images: list) -> dict:
     "How many faces found in both `images` and their greyscale copies (box IoU >= 0.5) get another label in grey."
     faces = flips = 0
