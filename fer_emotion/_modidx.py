@@ -353,4 +353,5 @@ d = { 'settings': { 'branch': 'main',
                                    'fer_emotion.train.train_member': ('train.html#train_member', 'fer_emotion/train.py'),
                                    'fer_emotion.train.train_shipped': ('train.html#train_shipped', 'fer_emotion/train.py'),
                                    'fer_emotion.train.training_dtype': ('train.html#training_dtype', 'fer_emotion/train.py'),
+                                   'fer_emotion.train.weight_soup': ('train.html#weight_soup', 'fer_emotion/train.py'),
                                    'fer_emotion.train.with_augmentation': ('train.html#with_augmentation', 'fer_emotion/train.py')}}}

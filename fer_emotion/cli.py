@@ -96,7 +96,7 @@ def cmd_finetune(a) -> int:
           _arg('--polish-epochs', type=int, default=5, help='stage 2 (polish) epochs'),
           _arg('--dest', default=None, help='model file written (default: the shipped one)'),
           _arg('--data', default=None, help='FER-2013 image-folder root'),
-          _arg('--ferplus', type=float, default=0.0, help='weight of the FER+ votes in the targets (0: FER-2013 labels only)'))
+          _arg('--ferplus', type=float, default=0.5, help="weight of the FER+ votes in stage 3's targets"))
 def cmd_train(a) -> int:
     "Train the shipped model from scratch (resumes an interrupted run in the same --out folder)."
     from fer_emotion.model import DEFAULT_MODEL

@@ -16,8 +16,8 @@ from .model import build_model, load_model, save_weights, fit_temperature, infer
 
 # %% auto #0
 __all__ = ['RandomAffine', 'augmenter', 'with_augmentation', 'class_weights', 'as_inputs', 'soft_targets', 'cosine_lr',
-           'EpochTime', 'training_dtype', 'fit', 'read_history', 'plot_history', 'train_member', 'train_shipped',
-           'finetune']
+           'EpochTime', 'training_dtype', 'fit', 'read_history', 'plot_history', 'train_member', 'weight_soup',
+           'train_shipped', 'finetune']
 
 # %% ../nbs/05_train.ipynb #922c4e61
 class RandomAffine(layers.Layer):
@@ -173,27 +173,36 @@ def train_member(out: Path | str, X: np.ndarray, y: np.ndarray, X_val: np.ndarra
                      stages['stage2'])
     return stages
 
+# %% ../nbs/05_train.ipynb #ddbca048
+def weight_soup(a: Path | str, b: Path | str, mix: float = 0.5) -> keras.Model:
+    "The network whose weights are `(1 - mix)` of model file `a`'s plus `mix` of `b`'s (same architecture)."
+    ma, mb = load_model(a), load_model(b)
+    ma.set_weights([(1 - mix) * wa + mix * wb for wa, wb in zip(ma.get_weights(), mb.get_weights())])
+    return ma
+
 # %% ../nbs/05_train.ipynb #c5e8812d
-def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_epochs: int = 5,
-                  dest: Path | str = DEFAULT_MODEL, root: Path | str | None = None, arch: dict | None = None,
-                  ferplus: float = 0.0) -> dict:
-    "Train the shipped model from scratch in stages under `out` (FER+ votes mixed in at weight `ferplus`), calibrate it, save it to `dest`."
+def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_epochs: int = 5, ferplus_epochs: int = 8,
+                  ferplus: float = 0.5, mix: float = 0.5, dest: Path | str = DEFAULT_MODEL, root: Path | str | None = None,
+                  arch: dict | None = None) -> dict:
+    "Train the shipped model from scratch in stages under `out` (stage 3 on FER+ votes at weight `ferplus`, averaged in at `mix`), calibrate it, save it to `dest`."
     from fer_emotion.model import EmotionModel
     out, root = Path(out), Path(root or data_dir()/'fer2013')
     X, y, paths = load_image_folder(root/'train')
     Xv, yv, _ = load_image_folder(root/'validation')
-    targets = soft_targets(paths, y, ferplus, root) if ferplus else None
-    stages = train_member(out, X, y, Xv, yv, epochs=epochs, polish_epochs=polish_epochs, arch=arch, targets=targets)
-    report, logits = {}, {}
-    for name, path in stages.items():
-        em = EmotionModel(path)
-        for tta in (False, True):
-            logits[name, tta] = z = em.logits(Xv, tta=tta)
-            report[f'{name}{"_tta" if tta else ""}'] = float((z.argmax(1) == yv).mean())
+    stages = train_member(out, X, y, Xv, yv, epochs=epochs, polish_epochs=polish_epochs, arch=arch)
+    accuracy = lambda path, tta: float((EmotionModel(path).logits(Xv, tta=tta).argmax(1) == yv).mean())
+    report = {f'{s}{"_tta" if tta else ""}': accuracy(p, tta) for s, p in stages.items() for tta in (False, True)}
     best = max(stages, key=lambda s: report[f'{s}_tta'])
-    t = fit_temperature(logits[best, True], yv)   # the app predicts with flip TTA
-    save_weights(load_model(stages[best]), dest, temperature=t, stage=best, validation_accuracy=report,
-                 trained_on='FER-2013 train/ (28,709 images)' + (f', FER+ votes at weight {ferplus}' if ferplus else ''), selected_on='FER-2013 validation/ (PublicTest)')
+    stage3 = out/'stage3.npz'
+    if not stage3.exists():
+        save_weights(fit(out/'stage3', X, y, Xv, yv, epochs=ferplus_epochs, lr=3e-4, warmup=1, patience=ferplus_epochs,
+                         init=stages[best], arch=arch, targets=soft_targets(paths, y, ferplus, root)), stage3)
+    save_weights(weight_soup(stages[best], stage3, mix), out/'soup.npz')
+    report.update({f'{s}{"_tta" if tta else ""}': accuracy(out/f'{s}.npz', tta) for s in ('stage3', 'soup') for tta in (False, True)})
+    t = fit_temperature(EmotionModel(out/'soup.npz').logits(Xv), yv)   # the app predicts with flip TTA
+    save_weights(load_model(out/'soup.npz'), dest, temperature=t, stage='soup', soup_of=[best, 'stage3'], mix=mix,
+                 validation_accuracy=report, selected_on='FER-2013 validation/ (PublicTest)',
+                 trained_on=f'FER-2013 train/ (28,709 images); stage 3 on FER+ votes at weight {ferplus}')
     (out/'report.json').write_text(json.dumps(dict(report, temperature=t, stage=best), indent=1))
     return dict(report, temperature=t, stage=best)
 
