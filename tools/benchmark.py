@@ -113,12 +113,16 @@ PARTS = dict(classify=part_classify, pipeline=part_pipeline, app=part_app, peer=
 if __name__ == '__main__':
     if len(sys.argv) == 3 and sys.argv[1] == '--part':
         print(json.dumps(PARTS[sys.argv[2]]())); sys.exit()
+    import platform
+    from fer_emotion.model import inference_dtype
+    machine = dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), when=time.strftime('%Y-%m-%d'),
+                   inference=inference_dtype())
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     for name in sys.argv[1:] or PARTS:
         r = subprocess.run([sys.executable, __file__, '--part', name], capture_output=True, text=True, cwd=ROOT)
         if r.returncode: print(f'{name} failed:\n{r.stderr[-3000:]}'); continue
         results[name] = json.loads(r.stdout.strip().splitlines()[-1])
         print(name, json.dumps(results[name], indent=1), flush=True)
-    import platform
-    results['machine'] = dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), when=time.strftime('%Y-%m-%d'))
+        results.setdefault('machines', {})[name] = machine   # each part's own machine: parts are rerun separately
+    if not sys.argv[1:]: results['machine'] = machine
     OUT.parent.mkdir(parents=True, exist_ok=True); OUT.write_text(json.dumps(results, indent=1))
