@@ -96,16 +96,13 @@ class EpochTime(keras.callbacks.Callback):
 def training_dtype() -> str:
     "The Keras dtype policy to train in: `mixed_bfloat16` on a GPU or on a CPU with bfloat16 instructions, else `float32`."
     if inference_dtype() == 'mixed_bfloat16': return 'mixed_bfloat16'
-    backend = keras.backend.backend()
+    backend, on_gpu = keras.backend.backend(), False   # the two backends the pinned set holds
     if backend == 'jax':
         import jax
         on_gpu = jax.default_backend() == 'gpu'
     elif backend == 'tensorflow':
         import tensorflow as tf
         on_gpu = bool(tf.config.list_physical_devices('GPU'))
-    else:
-        import torch
-        on_gpu = torch.cuda.is_available()
     return 'mixed_bfloat16' if on_gpu else 'float32'
 
 # %% ../nbs/05_train.ipynb #78c39c1e
@@ -190,16 +187,16 @@ def train_shipped(out: Path | str = "runs/shipped", epochs: int = 107, polish_ep
     X, y, paths = load_image_folder(root/'train')
     Xv, yv, _ = load_image_folder(root/'validation')
     stages = train_member(out, X, y, Xv, yv, epochs=epochs, polish_epochs=polish_epochs, arch=arch)
-    accuracy = lambda path, tta: float((EmotionModel(path).logits(Xv, tta=tta).argmax(1) == yv).mean())
-    report = {f'{s}{"_tta" if tta else ""}': accuracy(p, tta) for s, p in stages.items() for tta in (False, True)}
-    best = max(stages, key=lambda s: report[f'{s}_tta'])
+    logits = {(s, tta): EmotionModel(p).logits(Xv, tta=tta) for s, p in stages.items() for tta in (False, True)}
+    best = max(stages, key=lambda s: (logits[s, True].argmax(1) == yv).mean())
     stage3 = out/'stage3.npz'
     if not stage3.exists():
         save_weights(fit(out/'stage3', X, y, Xv, yv, epochs=ferplus_epochs, lr=3e-4, warmup=1, patience=ferplus_epochs,
                          init=stages[best], arch=arch, targets=soft_targets(paths, y, ferplus, root)), stage3)
     save_weights(weight_soup(stages[best], stage3, mix), out/'soup.npz')
-    report.update({f'{s}{"_tta" if tta else ""}': accuracy(out/f'{s}.npz', tta) for s in ('stage3', 'soup') for tta in (False, True)})
-    t = fit_temperature(EmotionModel(out/'soup.npz').logits(Xv), yv)   # the app predicts with flip TTA
+    logits |= {(s, tta): EmotionModel(out/f'{s}.npz').logits(Xv, tta=tta) for s in ('stage3', 'soup') for tta in (False, True)}
+    report = {f'{s}{"_tta" if tta else ""}': float((z.argmax(1) == yv).mean()) for (s, tta), z in logits.items()}
+    t = fit_temperature(logits['soup', True], yv)   # the app predicts with flip TTA
     save_weights(load_model(out/'soup.npz'), dest, temperature=t, stage='soup', soup_of=[best, 'stage3'], mix=mix,
                  validation_accuracy=report, selected_on='FER-2013 validation/ (PublicTest)',
                  trained_on=f'FER-2013 train/ (28,709 images); stage 3 on FER+ votes at weight {ferplus}')
