@@ -14,7 +14,7 @@ from .image_input import read_image, ImageError
 
 # %% auto #0
 __all__ = ['FACE_SIZE', 'IMAGE_SUFFIXES', 'USAGE_SPLITS', 'FERPLUS_NAMES', 'to_face', 'load_face', 'list_image_folder',
-           'load_image_folder', 'load_fer_csv', 'arrange_fer2013', 'load_ferplus', 'duplicate_groups']
+           'load_image_folder', 'load_fer_csv', 'arrange_fer2013', 'load_ferplus', 'ferplus_shares', 'duplicate_groups']
 
 # %% ../nbs/02_data.ipynb #9fc2983a
 FACE_SIZE = 48
@@ -114,6 +114,15 @@ def load_ferplus(path: Path | str | None = None) -> tuple[pd.DataFrame, np.ndarr
     votes = df[[k for l in LABELS for k, v in FERPLUS_NAMES.items() if v == l]].to_numpy(np.float32)
     keep = votes.sum(1) > 0
     return df.loc[keep, ['image', 'usage']].reset_index(drop=True), votes[keep] / votes[keep].sum(1, keepdims=True)
+
+# %% ../nbs/02_data.ipynb #6a4b788a
+def ferplus_shares(paths: list[Path], root: Path | str | None = None, ferplus: Path | str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    "FER+ vote shares `(n, 7)` of the FER-2013 images `paths` under `root`, and whether each has votes (zeros where not)."
+    root = Path(root or data_dir()/'fer2013')
+    fp, soft = load_ferplus(ferplus)
+    row = dict(zip(fp.image, range(len(fp))))
+    at = np.array([row.get(Path(p).relative_to(root).as_posix(), -1) for p in paths], int)
+    return np.where((at >= 0)[:, None], soft[np.maximum(at, 0)], 0).astype(np.float32), at >= 0
 
 # %% ../nbs/02_data.ipynb #46fb460e
 def duplicate_groups(X: np.ndarray) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ import pandas as pd
 import keras
 from keras import layers
 from .core import LABELS, FerError, data_dir
-from .data import load_image_folder, load_ferplus
+from .data import load_image_folder, ferplus_shares
 from .model import build_model, load_model, save_weights, fit_temperature, inference_dtype, DEFAULT_MODEL
 
 # %% auto #0
@@ -70,14 +70,10 @@ def as_inputs(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def soft_targets(paths: list[Path], y: np.ndarray, weight: float = 0.5, root: Path | str | None = None,
                  ferplus: Path | str | None = None) -> np.ndarray:
     "Targets `(n, 7)`: the one-hot labels `y` mixed with the FER+ vote shares (`weight`) of the images `paths` under `root`."
-    root = Path(root or data_dir()/'fer2013')
     t = np.eye(len(LABELS), dtype=np.float32)[y]
     if weight == 0: return t
-    fp, soft = load_ferplus(ferplus)
-    row = dict(zip(fp.image, range(len(fp))))
-    at = np.array([row.get(Path(p).relative_to(root).as_posix(), -1) for p in paths])
-    has = at >= 0
-    t[has] = (1 - weight) * t[has] + weight * soft[at[has]]
+    shares, has = ferplus_shares(paths, root, ferplus)
+    t[has] = (1 - weight) * t[has] + weight * shares[has]
     return t
 
 # %% ../nbs/05_train.ipynb #e43da0be
