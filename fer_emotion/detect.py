@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, os, threading
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
 import cv2
@@ -91,7 +91,7 @@ MIN_SIDE = 16   # px: an image narrower than this holds no face a backend can fi
 class Detector:
     "A face-detection backend: `raw(rgb)` gives its own candidates; calling it gives faces scored by P(face)."
     name, default_threshold = 'base', 0.5
-    reach = float('inf')   # the largest face it finds, as a share of the photo's longer side
+    reach = (0., float('inf'))   # the smallest and largest face it finds, as shares of the photo's longer side
     def __init__(self, calibration=None, threshold: float | None = None):
         card = load_calibration().get(self.name, {})
         self.calibration = tuple(calibration if calibration is not None else card.get('box', (0., 0., 1., 1.)))
@@ -101,14 +101,14 @@ class Detector:
 
     def raw(self, rgb: np.ndarray) -> list[Detection]: raise NotImplementedError
 
-    def boxes(self, rgb: np.ndarray) -> list[Detection]:
-        "Every candidate: its box calibrated and clipped to the image, its score the backend's own (what a fusion hears)."
+    def boxes(self, rgb: np.ndarray, clip: bool = True) -> list[Detection]:
+        "Every candidate inside the image: its box calibrated (and `clip`ped to the image), its score the backend's own (what a fusion hears)."
         rgb = as_rgb(rgb); h, w = rgb.shape[:2]
         if min(h, w) < MIN_SIDE: return []   # no backend finds a face there, and some crash on such shapes
         with self.lock: dets = self.raw(rgb)
         if not dets: return []
-        out = [replace(d, box=clip_box(b, w, h)) for d, b in zip(dets, calibrate([d.box for d in dets], self.calibration))]
-        return [d for d in out if d.box[2] > 0 and d.box[3] > 0]
+        out = [(d, tuple(map(float, b)), clip_box(b, w, h)) for d, b in zip(dets, calibrate([d.box for d in dets], self.calibration))]
+        return [replace(d, box=c if clip else b) for d, b, c in out if c[2] > 0 and c[3] > 0]
 
     def probability(self, score: float) -> float:
         "The backend's `score` as the probability that its box is a true face."
@@ -177,8 +177,9 @@ class MediaPipe(Detector):
         return out
 
 # %% ../nbs/07_detect.ipynb #d7cea9e1
+@lru_cache(maxsize=64)
 def blazeface_anchors(h: int, w: int) -> np.ndarray:
-    "Centres `(x, y)` in input pixels of BlazeFace's anchors on an `h` x `w` input, in the network's output order."
+    "Centres `(x, y)` in input pixels of BlazeFace's anchors on an `h` x `w` input, in the network's output order (kept per shape)."
     out = []
     for stride, k in ((8, 2), (16, 6)):
         ys, xs = np.mgrid[0:h // stride, 0:w // stride]
@@ -188,34 +189,41 @@ def blazeface_anchors(h: int, w: int) -> np.ndarray:
 # %% ../nbs/07_detect.ipynb #dbb58d01
 def nms(boxes, scores, iou: float = 0.4) -> list[int]:
     "Indices of the boxes kept, surest first, dropping any box overlapping a surer kept one at IoU >= `iou`."
-    order = np.argsort(-np.asarray(scores, float), kind='stable'); m = iou_matrix(boxes, boxes)
-    keep, gone = [], np.zeros(len(order), bool)
-    for i in order:
-        if not gone[i]: keep.append(int(i)); gone |= m[i] >= iou
-    return keep
+    if len(boxes) == 0: return []
+    rank = np.empty(len(scores)); rank[np.argsort(-np.asarray(scores, float), kind='stable')] = np.arange(len(scores), 0, -1)
+    return np.ravel(cv2.dnn.NMSBoxes(np.asarray(boxes, float).reshape(-1, 4).tolist(), rank.tolist(), 0., iou)).tolist()   # ranks: any score, ties in order
+
+# %% ../nbs/07_detect.ipynb #ff48029f
+def _interpreter(file: Path, shape: tuple[int, int, int]):
+    "A LiteRT interpreter of the TFLite `file` set up for one `(h, w, 3)` float input."
+    from ai_edge_litert.interpreter import Interpreter
+    net = Interpreter(model_path=str(file), num_threads=max(1, cv2.getNumThreads()))
+    net.resize_tensor_input(net.get_input_details()[0]['index'], [1, *shape]); net.allocate_tensors()
+    return net
 
 # %% ../nbs/07_detect.ipynb #2ef96dd0
 class BlazeFace(Detector):
-    "MediaPipe's short-range BlazeFace run by OpenCV on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px."
+    "MediaPipe's short-range BlazeFace run by LiteRT on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px."
     default_threshold = 0.5
     def __init__(self, size: int = 256, pad: float = 0., **kw):
         self.name, self.size, self.pad = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad
-        self.reach = 160 * (1 + 2 * pad) / size   # faces up to about 160 px of the network's input
+        self.reach = (20 * (1 + 2 * pad) / size, 160 * (1 + 2 * pad) / size)   # faces of about 20 to 160 px of its input
         super().__init__(**kw)
         import importlib.util
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
         self.step = 16 * max(1, size // 256)   # the input's sides are multiples of this: about 16 shapes per orientation
-        self.nets = {}   # one network per input shape, the 16 used last, oldest first (setting one up costs two runs)
+        self.nets = {}   # one interpreter per input shape, the 16 used last, oldest first
     def raw(self, rgb):
         H, W = rgb.shape[:2]; s = self.size / (max(H, W) * (1 + 2 * self.pad))   # shrunk first: the frame is never large
         w, h = max(1, round(W * s)), max(1, round(H * s)); p = round(self.pad * max(w, h))
         g = self.step; x = np.zeros((-(-(h + 2 * p) // g) * g, -(-(w + 2 * p) // g) * g, 3), np.uint8); x[:h + 2 * p, :w + 2 * p] = 128 if p else 0
         x[p:p + h, p:p + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-        net = self.nets.pop(x.shape, None)
-        self.nets[x.shape] = net = cv2.dnn.readNetFromTFLite(str(self.file)) if net is None else net
+        net = self.nets.pop(x.shape, None) or _interpreter(self.file, x.shape)
+        self.nets[x.shape] = net
         if len(self.nets) > 16: self.nets.pop(next(iter(self.nets)))   # bounded: photos come in many shapes
-        net.setInput(cv2.dnn.blobFromImage(x, 1 / 127.5, mean=(127.5,) * 3))
-        logit, reg = net.forward(['classificators', 'regressors'])
+        net.set_tensor(net.get_input_details()[0]['index'], (x[None].astype(np.float32) - 127.5) / 127.5); net.invoke()
+        out = {o['name']: net.get_tensor(o['index']) for o in net.get_output_details()}
+        logit, reg = out['classificators'], out['regressors']
         score = 1 / (1 + np.exp(-np.clip(logit.ravel(), -50, 50))); keep = score >= 0.1
         reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*x.shape[:2])[keep], 8); score = score[keep]
         boxes = np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2 - p, reg[:, 2:4]] / s
@@ -266,7 +274,7 @@ def _ensemble(**kw):
 DETECTORS: dict[str, Callable[..., Detector]] = {
     'haar': Haar, 'dlib_hog': DlibHog, 'dlib_mmod': DlibMmod,
     'mediapipe_short': lambda **kw: MediaPipe(0, **kw), 'mediapipe_full': lambda **kw: MediaPipe(1, **kw),
-    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512)},
+    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512, 640)},
     'blazeface_128_pad': partial(BlazeFace, 128, 0.2),
     'mtcnn': Mtcnn, 'yunet': YuNet, 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'
@@ -285,7 +293,7 @@ def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
 
 # %% ../nbs/07_detect.ipynb #e75a4046
 DESCRIPTIONS = {
-    'own': 'Ours: BlazeFace at three scales, each face confirmed by our own CNN; fast and good at every face size',
+    'own': 'Ours: BlazeFace at four scales, each face confirmed by our own CNN; fast and good at every face size',
     'ensemble': 'Ours with MTCNN added: the most accurate, about five times slower',
     'mtcnn': 'MTCNN: accurate, finds faces from 20 px, slow (TensorFlow)',
     'blazeface_128_pad': "MediaPipe's BlazeFace on the photo framed in grey: close-ups and selfies",
@@ -293,6 +301,7 @@ DESCRIPTIONS = {
     'blazeface_256': "MediaPipe's BlazeFace at 256 px: faces from about a tenth of the photo",
     'blazeface_384': "MediaPipe's BlazeFace at 384 px: smaller faces",
     'blazeface_512': "MediaPipe's BlazeFace at 512 px: group photos",
+    'blazeface_640': "MediaPipe's BlazeFace at 640 px: small faces in group photos",
     'mediapipe_short': "MediaPipe's short-range graph (selfie distance)",
     'mediapipe_full': "MediaPipe's full-range graph (up to about 5 m)",
     'dlib_hog': "dlib's HOG detector: frontal faces of about 40 px and more",

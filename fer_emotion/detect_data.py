@@ -13,8 +13,8 @@ from .core import FerError, data_dir
 from .image_input import read_image
 
 # %% auto #0
-__all__ = ['FDDB', 'STRESS_SETS', 'read_boxes_csv', 'Photo', 'fddb_photos', 'closeup', 'closeups', 'mosaic', 'mosaics',
-           'greyscale', 'muxspace_photos', 'stress_sets']
+__all__ = ['FDDB', 'LANDMARK_BOX', 'AFW', 'STRESS_SETS', 'read_boxes_csv', 'Photo', 'fddb_photos', 'closeup', 'closeups',
+           'mosaic', 'mosaics', 'greyscale', 'muxspace_photos', 'landmark_box', 'afw_photos', 'stress_sets']
 
 # %% ../nbs/07a_detect_data.ipynb #d486ca92
 def read_boxes_csv(path: Path | str) -> dict[str, list[tuple[float, float, float, float]]]:
@@ -114,13 +114,31 @@ def muxspace_photos(step: int = 1) -> dict[str, Photo]:
     files = sorted(root.glob('*/*.jpg'))[::step]
     return {f'{f.parent.name}/{f.name}': Photo(read_image(f.read_bytes()), None) for f in files}
 
-# %% ../nbs/07a_detect_data.ipynb #3b2dffce
-STRESS_SETS = ('fddb', 'closeup', 'mosaic2', 'mosaic3', 'mosaic4', 'grey', 'muxspace')
+# %% ../nbs/07a_detect_data.ipynb #67d464d8
+LANDMARK_BOX = dict(extent=0.75, aspect=1.46, up=0.163, left=-0.011)
 
-def stress_sets(folds=(1, 2, 3, 4), muxspace: bool = True) -> dict[str, dict[str, Photo]]:
-    "Every stress set (`STRESS_SETS`) made from FDDB's `folds`, by name; `muxspace` adds the real close-ups."
+def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
+    "A face box `x, y, w, h` in FDDB's convention around 68 landmarks `(68, 2)`, with the proportions `LANDMARK_BOX`."
+    (x0, y0), (x1, y1) = np.min(points, 0), np.max(points, 0); k = LANDMARK_BOX
+    w = (x1 - x0 + y1 - y0) / k['extent'] / (1 + k['aspect']); h = k['aspect'] * w
+    cx, cy = (x0 + x1) / 2 - k['left'] * w, (y0 + y1) / 2 - k['up'] * h
+    return tuple(float(v) for v in (cx - w / 2, cy - h / 2, w, h))
+
+# %% ../nbs/07a_detect_data.ipynb #b853b6ab
+AFW = Path('landmarks')/'afw'
+
+def afw_photos() -> dict[str, Photo]:
+    "AFW's face crops (one face with 68 landmarks each) with the box `landmark_box` draws around the landmarks."
+    from fer_emotion.landmarks import read_pts
+    return {f.with_suffix('.jpg').name: Photo(read_image(f.with_suffix('.jpg').read_bytes()), [landmark_box(read_pts(f))])
+            for f in sorted((data_dir()/AFW).glob('*.pts'))}
+
+# %% ../nbs/07a_detect_data.ipynb #3b2dffce
+STRESS_SETS = ('fddb', 'closeup', 'afw_closeup', 'mosaic2', 'mosaic3', 'mosaic4', 'grey', 'muxspace')
+
+def stress_sets(folds=(1, 2, 3, 4), outside: bool = True) -> dict[str, dict[str, Photo]]:
+    "Every stress set (`STRESS_SETS`) made from FDDB's `folds`, by name; `outside` adds those from other data (AFW, muxspace)."
     fddb = fddb_photos(folds)
-    sets = dict(fddb=fddb, closeup=closeups(fddb), **{f'mosaic{k}': mosaics(fddb, k) for k in (2, 3, 4)},
-                grey=greyscale(fddb))
-    if muxspace: sets['muxspace'] = muxspace_photos()
-    return sets
+    sets = dict(fddb=fddb, closeup=closeups(fddb), afw_closeup=closeups(afw_photos()) if outside else {},
+                **{f'mosaic{k}': mosaics(fddb, k) for k in (2, 3, 4)}, grey=greyscale(fddb), muxspace=muxspace_photos() if outside else {})
+    return {s: sets[s] for s in STRESS_SETS if sets[s]}

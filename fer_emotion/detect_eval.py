@@ -116,10 +116,11 @@ def time_detector(detector: str, photos: list[np.ndarray], size: tuple[int, int]
     return dict(wall=1000 * float(np.median(wall)) / len(photos), cpu=1000 * float(np.median(cpu)) / len(photos))
 
 # %% ../nbs/09_detector_comparison.ipynb #538ec032
-def candidates(entry: dict, box) -> list[Detection]:
-    "A sweep entry's candidates, calibrated with `box` and clipped, as detections with the backend's own scores."
+def candidates(entry: dict, box, clip: bool = True) -> list[Detection]:
+    "A sweep entry's candidates inside the photo, calibrated with `box` (and `clip`ped), as detections with the backend's own scores."
     a = np.array(entry['dets'], float).reshape(-1, 5); h, w = entry['size']
-    return [Detection(clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
+    out = [(tuple(map(float, b)), clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
+    return [Detection(c if clip else b, s) for b, c, s in out if c[2] > 0 and c[3] > 0]
 
 # %% ../nbs/09_detector_comparison.ipynb #ad62fc76
 def scored(sweep: dict, card: dict) -> dict[str, list[Detection]]:

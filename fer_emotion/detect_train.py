@@ -117,7 +117,7 @@ def groups(photos: dict[str, Photo], sweeps: dict[str, dict], boxes: dict, reach
     "Each photo's fused groups and their features, from the `members`' sweeps (detector -> sweep), box corrections and reach."
     out = {}
     for name, p in photos.items():
-        cands = [[d for d in candidates(sweeps[m][name], boxes[m]) if d.score >= min_score] for m in members]
+        cands = [[d for d in candidates(sweeps[m][name], boxes[m], clip=False) if d.score >= min_score] for m in members]
         out[name] = fuse(p.rgb, cands, verifiers(name), [reach[m] for m in members])
     return out
 
@@ -147,20 +147,20 @@ def cross_validated(photos: dict[str, Photo], sw: dict[str, dict], boxes: dict, 
     out = {}
     for n, p in photos.items():
         card = cards[p.fold]
-        dets = fused_detections(p.rgb, [candidates(sw[m][n], boxes[m]) for m in card['members']], card, held[p.fold],
+        dets = fused_detections(p.rgb, [candidates(sw[m][n], boxes[m], clip=False) for m in card['members']], card, held[p.fold],
                                 [reach[m] for m in card['members']])
         out[n] = [[*map(float, d.box), d.score - card['threshold']] for d in dets]
     return out
 
 # %% ../nbs/08a_detect_train.ipynb #05f7a104
-BACKENDS = ('haar', 'dlib_hog', 'dlib_mmod', 'mediapipe_short', 'mediapipe_full', 'blazeface_128', 'blazeface_128_pad',
-            'blazeface_256', 'blazeface_384', 'blazeface_512', 'mtcnn', 'yunet')
+BACKENDS = ('haar', 'dlib_hog', 'mediapipe_short', 'mediapipe_full', 'blazeface_128', 'blazeface_128_pad',
+            'blazeface_256', 'blazeface_384', 'blazeface_512', 'blazeface_640', 'mtcnn', 'yunet')   # not dlib_mmod: seconds a photo
 TRAIN_SETS = ('fddb', 'closeup', 'mosaic2', 'mosaic3')
 PROPOSERS = ('haar', 'blazeface_128', 'blazeface_128_pad', 'blazeface_256', 'blazeface_384', 'blazeface_512')
-OWN = ['blazeface_128_pad', 'blazeface_256', 'blazeface_512']
+OWN = ['blazeface_128_pad', 'blazeface_128', 'blazeface_256', 'blazeface_640']
 KINDS = {'own': OWN, 'ensemble': OWN + ['mtcnn'], 'ensemble_yunet': OWN + ['mtcnn', 'yunet']}
 VERIFIER_CROP = dict(size=40, context=1.3)
-MIN_SCORE = 0.2
+MIN_SCORE = 0.3
 
 def merge(by_set: dict[str, dict], names=TRAIN_SETS) -> dict:
     "One dict keyed `set/name` from the sets `names` of `by_set`."

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from .core import FerError, MODEL_DIR
-from .detect import Detection, Detector, get_detector, iou_matrix
+from .detect import Detection, Detector, clip_box, get_detector, iou_matrix
 
 # %% auto #0
 __all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'verifier_logits', 'Verifier', 'save_verifier', 'load_verifier',
@@ -89,8 +89,8 @@ def _blas():
     from threadpoolctl import ThreadpoolController
     return ThreadpoolController()
 
-def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier], reach: list[float]) -> tuple[list[Detection], np.ndarray]:
-    "Group the calibrated `candidates` of each member (whose `reach` is the largest face it sees); one detection and one feature row per group."
+def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Verifier], reach: list[tuple[float, float]]) -> tuple[list[Detection], np.ndarray]:
+    "Group the calibrated `candidates` of each member (whose `reach` is the range of face heights it sees); one detection and one feature row per group."
     m = len(candidates)
     flat = [(j, d) for j, ds in enumerate(candidates) for d in ds]
     if not flat: return [], np.zeros((0, 3 * m + 1))
@@ -109,7 +109,8 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Ver
         for g in group: f[2 * member[g]], f[2 * member[g] + 1] = 1., flat[g][1].score
         w = np.exp((v[group] - v[i]) / 2)
         box = tuple((boxes[group] * w[:, None]).sum(0) / w.sum())
-        f[2 * m:3 * m] = (1 - f[0:2 * m:2]) * (box[3] / max(rgb.shape[:2]) <= np.array(reach))   # could have seen it, did not
+        r = box[3] / max(rgb.shape[:2])
+        f[2 * m:3 * m] = (1 - f[0:2 * m:2]) * [lo <= r <= hi for lo, hi in reach]   # could have seen it, did not
         kp = next((flat[g][1].keypoints for g in group if flat[g][1].keypoints), None)
         dets.append(Detection(box, float(v[i]), kp)); feats.append(f)
     return dets, np.array(feats)
@@ -119,12 +120,13 @@ FUSION_FILE = MODEL_DIR/'own_detector.json'
 
 # %% ../nbs/08_own_detector.ipynb #84c6d77f
 def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier],
-                     reach: list[float]) -> list[Detection]:
+                     reach: list[tuple[float, float]]) -> list[Detection]:
     "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card`: P(face)."
     candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
     dets, feats = fuse(rgb, candidates, verifiers, reach)
     scores = 1 / (1 + np.exp(-(feats @ np.array(card['coef']) + card['intercept']))) if len(dets) else []
-    return [Detection(d.box, float(s), d.keypoints) for d, s in zip(dets, scores)]
+    H, W = rgb.shape[:2]
+    return [Detection(clip_box(d.box, W, H), float(s), d.keypoints) for d, s in zip(dets, scores)]
 
 # %% ../nbs/08_own_detector.ipynb #c2fc9c5c
 class FusedDetector(Detector):
@@ -139,4 +141,4 @@ class FusedDetector(Detector):
         self.members = [get_detector(m) for m in self.card['members']]
         self.verifiers = [load_verifier(f) for f in verifiers]
     def raw(self, rgb):
-        return fused_detections(rgb, [m.boxes(rgb) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
+        return fused_detections(rgb, [m.boxes(rgb, clip=False) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
