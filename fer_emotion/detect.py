@@ -16,8 +16,8 @@ from .core import FerError, MODEL_DIR
 # %% auto #0
 __all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR',
            'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box',
-           'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace',
-           'Mtcnn', 'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
+           'placed_boxes', 'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms',
+           'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
 @dataclass
@@ -76,6 +76,12 @@ def clip_box(box, width: int, height: int) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = max(0., x), max(0., y), min(float(width), x + w), min(float(height), y + h)
     return (x0, y0, max(0., x1 - x0), max(0., y1 - y0))
 
+# %% ../nbs/07_detect.ipynb #4c0d6d18
+def placed_boxes(boxes, c, width: int, height: int, clip: bool = True) -> tuple[list[tuple[float, float, float, float]], np.ndarray]:
+    "`boxes` corrected by `c` (clipped to a `width` x `height` image where `clip`), and which of them reach inside the image."
+    b = calibrate(boxes, c); inside = [clip_box(x, width, height) for x in b]
+    return [x if clip else tuple(map(float, y)) for x, y in zip(inside, b)], np.array([x[2] > 0 and x[3] > 0 for x in inside], bool)
+
 # %% ../nbs/07_detect.ipynb #b957cba2
 def as_rgb(img) -> np.ndarray:
     "A contiguous `(h, w, 3)` uint8 RGB array from an RGB or greyscale uint8 array; anything else is refused in words."
@@ -107,8 +113,8 @@ class Detector:
         if min(h, w) < MIN_SIDE: return []   # no backend finds a face there, and some crash on such shapes
         with self.lock: dets = self.raw(rgb)
         if not dets: return []
-        out = [(d, tuple(map(float, b)), clip_box(b, w, h)) for d, b in zip(dets, calibrate([d.box for d in dets], self.calibration))]
-        return [replace(d, box=c if clip else b) for d, b, c in out if c[2] > 0 and c[3] > 0]
+        boxes, inside = placed_boxes([d.box for d in dets], self.calibration, w, h, clip)
+        return [replace(d, box=b) for d, b, keep in zip(dets, boxes, inside) if keep]
 
     def probability(self, score: float) -> float:
         "The backend's `score` as the probability that its box is a true face."

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score
 from .core import FerError
-from .detect import DEFAULT_DETECTOR, Detection, assign, calibrate, clip_box, get_detector, iou_matrix, match
+from .detect import DEFAULT_DETECTOR, Detection, assign, get_detector, iou_matrix, match, placed_boxes
 from .detect_data import read_boxes_csv
 
 # %% auto #0
@@ -119,8 +119,8 @@ def time_detector(detector: str, photos: list[np.ndarray], size: tuple[int, int]
 def candidates(entry: dict, box, clip: bool = True) -> list[Detection]:
     "A sweep entry's candidates inside the photo, calibrated with `box` (and `clip`ped), as detections with the backend's own scores."
     a = np.array(entry['dets'], float).reshape(-1, 5); h, w = entry['size']
-    out = [(tuple(map(float, b)), clip_box(b, w, h), float(s)) for b, s in zip(calibrate(a[:, :4], box), a[:, 4])]
-    return [Detection(c if clip else b, s) for b, c, s in out if c[2] > 0 and c[3] > 0]
+    boxes, inside = placed_boxes(a[:, :4], box, w, h, clip)
+    return [Detection(b, float(s)) for b, s, keep in zip(boxes, a[:, 4], inside) if keep]
 
 # %% ../nbs/09_detector_comparison.ipynb #ad62fc76
 def scored(sweep: dict, card: dict) -> dict[str, list[Detection]]:

@@ -140,5 +140,9 @@ class FusedDetector(Detector):
         self.score_map = None   # the fusion's output is already P(face)
         self.members = [get_detector(m) for m in self.card['members']]
         self.verifiers = [load_verifier(f) for f in verifiers]
+        self.side = max(getattr(m, 'size', np.inf) * (1 + 2 * getattr(m, 'pad', 0.)) for m in self.members)   # the largest input any member sees
     def raw(self, rgb):
-        return fused_detections(rgb, [m.boxes(rgb, clip=False) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
+        s = min(1., self.side / max(rgb.shape[:2]))
+        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+        dets = fused_detections(small, [m.boxes(small, clip=False) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
+        return [Detection(tuple(v / s for v in d.box), d.score, d.keypoints and {k: (x / s, y / s) for k, (x, y) in d.keypoints.items()}) for d in dets]
