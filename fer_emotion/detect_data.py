@@ -139,6 +139,6 @@ STRESS_SETS = ('fddb', 'closeup', 'afw_closeup', 'mosaic2', 'mosaic3', 'mosaic4'
 def stress_sets(folds=(1, 2, 3, 4), outside: bool = True) -> dict[str, dict[str, Photo]]:
     "Every stress set (`STRESS_SETS`) made from FDDB's `folds`, by name; `outside` adds those from other data (AFW, muxspace)."
     fddb = fddb_photos(folds)
-    sets = dict(fddb=fddb, closeup=closeups(fddb), afw_closeup=closeups(afw_photos()) if outside else {},
-                **{f'mosaic{k}': mosaics(fddb, k) for k in (2, 3, 4)}, grey=greyscale(fddb), muxspace=muxspace_photos() if outside else {})
-    return {s: sets[s] for s in STRESS_SETS if sets[s]}
+    sets = dict(fddb=fddb, closeup=closeups(fddb), **{f'mosaic{k}': mosaics(fddb, k) for k in (2, 3, 4)}, grey=greyscale(fddb))
+    if outside: sets |= dict(afw_closeup=closeups(afw_photos()), muxspace=muxspace_photos())
+    return {s: sets[s] for s in STRESS_SETS if s in sets}
