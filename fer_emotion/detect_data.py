@@ -44,6 +44,7 @@ class Photo:
     rgb: np.ndarray
     boxes: list | None
     fold: int = 0
+    complete: bool = True   # every face in it has a box; if not, a detection off the boxes is not known to be false
 
 # %% ../nbs/07a_detect_data.ipynb #bf847f56
 FDDB = Path('face_detection')/'fddb_folds_1-4'
@@ -68,7 +69,7 @@ def closeup(photo: Photo, face: int, fill: float, side: int = 350) -> Photo:
         b = np.array([side / 2 + s * (bx - cx), side / 2 + s * (by - cy), s * bw, s * bh])
         x0, y0 = np.clip(b[:2], 0, side); x1, y1 = np.clip(b[:2] + b[2:], 0, side)
         if (x1 - x0) * (y1 - y0) >= 0.5 * b[2] * b[3]: boxes.append(tuple(float(v) for v in (x0, y0, x1 - x0, y1 - y0)))
-    return Photo(rgb, boxes, photo.fold)
+    return replace(photo, rgb=rgb, boxes=boxes)
 
 # %% ../nbs/07a_detect_data.ipynb #eaf389fb
 def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, seed: int = 0) -> dict[str, Photo]:
@@ -128,9 +129,9 @@ def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
 AFW = Path('landmarks')/'afw'
 
 def afw_photos() -> dict[str, Photo]:
-    "AFW's face crops (one face with 68 landmarks each) with the box `landmark_box` draws around the landmarks."
+    "AFW's face crops (one face with 68 landmarks each, others unlabelled) with the box `landmark_box` draws around the landmarks."
     from fer_emotion.landmarks import read_pts
-    return {f.with_suffix('.jpg').name: Photo(read_image(f.with_suffix('.jpg').read_bytes()), [landmark_box(read_pts(f))])
+    return {f.with_suffix('.jpg').name: Photo(read_image(f.with_suffix('.jpg').read_bytes()), [landmark_box(read_pts(f))], complete=False)
             for f in sorted((data_dir()/AFW).glob('*.pts'))}
 
 # %% ../nbs/07a_detect_data.ipynb #3b2dffce
