@@ -185,7 +185,7 @@ def train_detector(sets: dict[str, dict[str, Photo]], backends=BACKENDS, kinds=K
     used = [d for d in backends if d in set(PROPOSERS).union(*kinds.values())]
     tight = {'tight': closeups(sets['fddb'], **TIGHT)}; sw |= sweeps(used, tight, folder)
     names = (*TRAIN_SETS, 'tight')
-    train = merge(sets | tight, names); tsw = {d: merge({s: sw[s][d] for s in names}) for d in used}
+    train = merge(sets | tight, names); tsw = {d: merge({s: sw[s][d] for s in names}, names) for d in used}
     tb = training_boxes(train, {d: tsw[d] for d in PROPOSERS}, boxes)
     held = {k: [trained_verifier(train, {n: b for n, b in tb.items() if train[n].fold != k}, folder/f'verifier_{k}.npz')]
             for k in (1, 2, 3, 4, 0)}   # 0: trained on all four folds, the shipped one
