@@ -57,8 +57,8 @@ def fddb_photos(folds=(1, 2, 3, 4)) -> dict[str, Photo]:
     return {n: Photo(read_image((root/'images'/n).read_bytes()), truth[n], fold[n]) for n in sorted(truth) if fold[n] in folds}
 
 # %% ../nbs/07a_detect_data.ipynb #c3b91528
-def closeup(photo: Photo, face: int, fill: float, side: int = 350) -> Photo:
-    "A `side` x `side` square crop of `photo` centred on its box number `face`, whose height fills `fill` of it."
+def closeup(photo: Photo, face: int, fill: float, side: int = 350, whole: bool = False) -> Photo:
+    "A `side` x `side` square crop of `photo` centred on its box number `face`, whose height fills `fill` of it (boxes clipped to the frame unless `whole`)."
     x, y, w, h = photo.boxes[face]
     s = side * fill / h; cx, cy = x + w / 2, y + h / 2
     M = np.float32([[s, 0, side / 2 - s * cx], [0, s, side / 2 - s * cy]])
@@ -68,16 +68,17 @@ def closeup(photo: Photo, face: int, fill: float, side: int = 350) -> Photo:
     for bx, by, bw, bh in photo.boxes:
         b = np.array([side / 2 + s * (bx - cx), side / 2 + s * (by - cy), s * bw, s * bh])
         x0, y0 = np.clip(b[:2], 0, side); x1, y1 = np.clip(b[:2] + b[2:], 0, side)
-        if (x1 - x0) * (y1 - y0) >= 0.5 * b[2] * b[3]: boxes.append(tuple(float(v) for v in (x0, y0, x1 - x0, y1 - y0)))
+        if (x1 - x0) * (y1 - y0) >= 0.5 * b[2] * b[3]: boxes.append(tuple(float(v) for v in (b if whole else (x0, y0, x1 - x0, y1 - y0))))
     return replace(photo, rgb=rgb, boxes=boxes)
 
 # %% ../nbs/07a_detect_data.ipynb #eaf389fb
-def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, seed: int = 0) -> dict[str, Photo]:
-    "A close-up of every face of `photos` at least `min_face` px tall, filling 50% to 100% of its frame."
+def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, seed: int = 0, fill=(0.5, 1.0),
+             whole: bool = False) -> dict[str, Photo]:
+    "A close-up of every face of `photos` at least `min_face` px tall, filling `fill` (50% to 100%) of its frame."
     rng, out = np.random.default_rng(seed), {}
     for name, p in photos.items():
         for i, (_, _, _, h) in enumerate(p.boxes or []):
-            if h >= min_face: out[f'{name}#{i}'] = closeup(p, i, rng.uniform(0.5, 1.0), side)
+            if h >= min_face: out[f'{name}#{i}'] = closeup(p, i, rng.uniform(*fill), side, whole)
     return out
 
 # %% ../nbs/07a_detect_data.ipynb #2a9d49af

@@ -10,15 +10,15 @@ from typing import Callable
 import numpy as np
 from .core import work_dir
 from .detect import CALIBRATION_FILE, Detection, Detector, calibrate, get_detector, iou_matrix, match
-from .detect_data import Photo
+from .detect_data import Photo, closeups
 from .detect_eval import candidates, fit_calibration, pr_summary
 from .own_detector import (CROP, FUSION_FILE, VERIFIER_FILES, Verifier, crop_faces, fuse, fused_detections,
                                       load_verifier, save_verifier)
 
 # %% auto #0
-__all__ = ['SWEEP_LIMITS', 'BACKENDS', 'TRAIN_SETS', 'PROPOSERS', 'OWN', 'KINDS', 'VERIFIER_CROP', 'MIN_SCORE', 'sweep', 'sweeps',
-           'fit_backend', 'training_boxes', 'build_verifier', 'train_verifier', 'groups', 'fit_fusion', 'fold_cards',
-           'cross_validated', 'merge', 'trained_verifier', 'train_detector']
+__all__ = ['SWEEP_LIMITS', 'BACKENDS', 'TRAIN_SETS', 'TIGHT', 'PROPOSERS', 'OWN', 'KINDS', 'VERIFIER_CROP', 'MIN_SCORE', 'sweep',
+           'sweeps', 'fit_backend', 'training_boxes', 'build_verifier', 'train_verifier', 'groups', 'fit_fusion',
+           'fold_cards', 'cross_validated', 'merge', 'trained_verifier', 'train_detector']
 
 # %% ../nbs/08a_detect_train.ipynb #8b7d1cfb
 def sweep(detector: Detector, photos: dict[str, Photo]) -> dict:
@@ -65,7 +65,7 @@ def training_boxes(photos: dict[str, Photo], sweeps: dict[str, dict], boxes: dic
     rng, out = np.random.default_rng(seed), {}
     for name, p in photos.items():
         (H, W), gt = p.rgb.shape[:2], np.array(p.boxes, float).reshape(-1, 4)
-        cand = np.array([d.box for det, s in sweeps.items() for d in candidates(s[name], boxes[det])]).reshape(-1, 4)
+        cand = np.array([d.box for det, s in sweeps.items() for d in candidates(s[name], boxes[det], clip=False)]).reshape(-1, 4)
         best = iou_matrix(cand, gt).max(1) if len(cand) and len(gt) else np.zeros(len(cand))
         keep = np.where((best >= 0.5) | (best < 0.3))[0]
         keep = rng.permutation(keep)[:max_candidates]   # proposers overlap; a sample keeps training within minutes
@@ -156,6 +156,7 @@ def cross_validated(photos: dict[str, Photo], sw: dict[str, dict], boxes: dict, 
 BACKENDS = ('haar', 'dlib_hog', 'mediapipe_short', 'mediapipe_full', 'blazeface_128', 'blazeface_128_pad',
             'blazeface_256', 'blazeface_384', 'blazeface_512', 'blazeface_640', 'mtcnn', 'yunet')   # not dlib_mmod: seconds a photo
 TRAIN_SETS = ('fddb', 'closeup', 'mosaic2', 'mosaic3')
+TIGHT = dict(fill=(1.0, 1.4), whole=True, seed=1)   # training-only close-ups whose face overflows the frame (selfies)
 PROPOSERS = ('haar', 'blazeface_128', 'blazeface_128_pad', 'blazeface_256', 'blazeface_384', 'blazeface_512')
 OWN = ['blazeface_128_pad', 'blazeface_128', 'blazeface_256', 'blazeface_640']
 KINDS = {'own': OWN, 'ensemble': OWN + ['mtcnn'], 'ensemble_yunet': OWN + ['mtcnn', 'yunet']}
@@ -181,7 +182,10 @@ def train_detector(sets: dict[str, dict[str, Photo]], backends=BACKENDS, kinds=K
     calib = {d: fit_backend([sw[s][d] for s in TRAIN_SETS], dev) for d in backends}
     CALIBRATION_FILE.write_text(json.dumps(calib, indent=1))
     boxes, reach = {d: c['box'] for d, c in calib.items()}, {d: get_detector(d).reach for d in backends}
-    train = merge(sets); tsw = {d: merge({s: sw[s][d] for s in TRAIN_SETS}) for d in backends}
+    used = [d for d in backends if d in set(PROPOSERS).union(*kinds.values())]
+    tight = {'tight': closeups(sets['fddb'], **TIGHT)}; sw |= sweeps(used, tight, folder)
+    names = (*TRAIN_SETS, 'tight')
+    train = merge(sets | tight, names); tsw = {d: merge({s: sw[s][d] for s in names}, names) for d in used}
     tb = training_boxes(train, {d: tsw[d] for d in PROPOSERS}, boxes)
     held = {k: [trained_verifier(train, {n: b for n, b in tb.items() if train[n].fold != k}, folder/f'verifier_{k}.npz')]
             for k in (1, 2, 3, 4, 0)}   # 0: trained on all four folds, the shipped one
