@@ -92,7 +92,7 @@ def mosaic(photos: list[Photo], k: int) -> Photo:
         oy, ox = r * ch + (ch - h) // 2, c * cw + (cw - w) // 2
         canvas[oy:oy + h, ox:ox + w] = cv2.resize(p.rgb, (w, h), interpolation=cv2.INTER_AREA)
         boxes += [(ox + x * s, oy + y * s, bw * s, bh * s) for x, y, bw, bh in p.boxes]
-    return Photo(canvas, boxes, photos[0].fold)
+    return Photo(canvas, boxes, photos[0].fold, all(p.complete for p in photos))
 
 # %% ../nbs/07a_detect_data.ipynb #85a2cd34
 def mosaics(photos: dict[str, Photo], k: int) -> dict[str, Photo]:
