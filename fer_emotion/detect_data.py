@@ -72,9 +72,9 @@ def closeup(photo: Photo, face: int, fill: float, side: int = 350, whole: bool =
     return replace(photo, rgb=rgb, boxes=boxes)
 
 # %% ../nbs/07a_detect_data.ipynb #eaf389fb
-def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, seed: int = 0, fill=(0.5, 1.0),
-             whole: bool = False) -> dict[str, Photo]:
-    "A close-up of every face of `photos` at least `min_face` px tall, filling `fill` (50% to 100%) of its frame."
+def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, seed: int = 0,
+             fill: tuple[float, float] = (0.5, 1.0), whole: bool = False) -> dict[str, Photo]:
+    "A close-up of every face of `photos` at least `min_face` px tall, filling `fill` of its frame (by default 50% to 100%)."
     rng, out = np.random.default_rng(seed), {}
     for name, p in photos.items():
         for i, (_, _, _, h) in enumerate(p.boxes or []):
