@@ -14,10 +14,11 @@ import numpy as np
 from .core import FerError, MODEL_DIR
 
 # %% auto #0
-__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'YUNET_KEYPOINTS', 'DETECTORS', 'DEFAULT_DETECTOR',
-           'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration', 'calibrate', 'clip_box',
-           'placed_boxes', 'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms',
-           'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector', 'usable_detectors', 'detect_faces']
+__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'TILE_OVERLAP', 'YUNET_KEYPOINTS', 'TILED_SIDE', 'DETECTORS',
+           'DEFAULT_DETECTOR', 'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration',
+           'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe',
+           'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector',
+           'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
 @dataclass
@@ -98,6 +99,7 @@ class Detector:
     "A face-detection backend: `raw(rgb)` gives its own candidates; calling it gives faces scored by P(face)."
     name, default_threshold = 'base', 0.5
     reach = (0., float('inf'))   # the smallest and largest face it finds, as shares of the photo's longer side
+    side = float('inf')           # the longest side, in px, at which it reads a photo (a fusion shrinks larger ones to it)
     def __init__(self, calibration=None, threshold: float | None = None):
         card = load_calibration().get(self.name, {})
         self.calibration = tuple(calibration if calibration is not None else card.get('box', (0., 0., 1., 1.)))
@@ -199,6 +201,15 @@ def nms(boxes, scores, iou: float = 0.4) -> list[int]:
     rank = np.empty(len(scores)); rank[np.argsort(-np.asarray(scores, float), kind='stable')] = np.arange(len(scores), 0, -1)
     return np.ravel(cv2.dnn.NMSBoxes(np.asarray(boxes, float).reshape(-1, 4).tolist(), rank.tolist(), 0., iou)).tolist()   # ranks: any score, ties in order
 
+# %% ../nbs/07_detect.ipynb #caa3b180
+TILE_OVERLAP = 0.25   # of a tile: BlazeFace finds faces up to a quarter of its input, so each lies whole in some tile
+
+def tile_origins(length: int, tile: int, overlap: float = TILE_OVERLAP) -> list[int]:
+    "Starts of the fewest `tile`-px tiles that cover `length` px, evenly spread, neighbours overlapping by at least `overlap` of a tile."
+    if length <= tile: return [0]
+    n = int(np.ceil((length - overlap * tile) / (tile - overlap * tile)))
+    return np.linspace(0, length - tile, n).round().astype(int).tolist()
+
 # %% ../nbs/07_detect.ipynb #ff48029f
 def _interpreter(file: Path, shape: tuple[int, int, int]):
     "A LiteRT interpreter of the TFLite `file` set up for one `(h, w, 3)` float input."
@@ -209,17 +220,19 @@ def _interpreter(file: Path, shape: tuple[int, int, int]):
 
 # %% ../nbs/07_detect.ipynb #2ef96dd0
 class BlazeFace(Detector):
-    "MediaPipe's short-range BlazeFace run by LiteRT on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px."
+    "MediaPipe's short-range BlazeFace run by LiteRT on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px; a photo larger than that is also read in `size`-px tiles at its own scale, up to a longer side of `tiled` px (0: never)."
     default_threshold = 0.5
-    def __init__(self, size: int = 256, pad: float = 0., **kw):
-        self.name, self.size, self.pad = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad
+    def __init__(self, size: int = 256, pad: float = 0., tiled: int = 0, **kw):
+        self.name, self.size, self.pad, self.tiled = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad, tiled
         self.reach = (20 * (1 + 2 * pad) / size, 160 * (1 + 2 * pad) / size)   # faces of about 20 to 160 px of its input
+        self.side = max(tiled, size / (1 + 2 * pad))
         super().__init__(**kw)
         import importlib.util
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
         self.step = 16 * max(1, size // 256)   # the input's sides are multiples of this: about 16 shapes per orientation
         self.nets = {}   # one interpreter per input shape, the 16 used last, oldest first
-    def raw(self, rgb):
+    def run(self, rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        "Boxes `(n, 4)`, scores and keypoints `(n, 12)` in `rgb`'s pixels of the anchors scoring 0.1 or more on the resized photo."
         H, W = rgb.shape[:2]; s = self.size / (max(H, W) * (1 + 2 * self.pad))   # shrunk first: the frame is never large
         w, h = max(1, round(W * s)), max(1, round(H * s)); p = round(self.pad * max(w, h))
         g = self.step; x = np.zeros((-(-(h + 2 * p) // g) * g, -(-(w + 2 * p) // g) * g, 3), np.uint8); x[:h + 2 * p, :w + 2 * p] = 128 if p else 0
@@ -231,11 +244,24 @@ class BlazeFace(Detector):
         out = {o['name']: net.get_tensor(o['index']) for o in net.get_output_details()}
         logit, reg = out['classificators'], out['regressors']
         score = 1 / (1 + np.exp(-np.clip(logit.ravel(), -50, 50))); keep = score >= 0.1
-        reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*x.shape[:2])[keep], 8); score = score[keep]
-        boxes = np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2 - p, reg[:, 2:4]] / s
-        points = (reg[:, 4:] + a[:, 4:] - p) / s
-        return [Detection(tuple(map(float, boxes[i])), float(score[i]), {k: tuple(map(float, points[i, 2*j:2*j + 2]))
-                for j, k in enumerate(MEDIAPIPE_KEYPOINTS)}) for i in nms(boxes, score)]
+        reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*x.shape[:2])[keep], 8)
+        return np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2 - p, reg[:, 2:4]] / s, score[keep], (reg[:, 4:] + a[:, 4:] - p) / s
+    def tiles(self, rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        "`run` on `size`-px tiles of `rgb` (shrunk to a longer side of `tiled` px), boxes cut by a tile's inner edge left out."
+        H, W = rgb.shape[:2]; t = min(1., self.tiled / max(H, W))
+        img = cv2.resize(rgb, (round(W * t), round(H * t)), interpolation=cv2.INTER_AREA) if t < 1 else rgb
+        h, w, n = *img.shape[:2], self.size; out = []
+        for y in tile_origins(h, n):
+            for x in tile_origins(w, n):
+                b, s, k = self.run(img[y:y + n, x:x + n]); x1, y1 = b[:, :2].T + b[:, 2:].T
+                whole = ((x == 0) | (b[:, 0] > 1)) & ((y == 0) | (b[:, 1] > 1)) & ((x + n >= w) | (x1 < n - 1)) & ((y + n >= h) | (y1 < n - 1))
+                out.append(((b[whole] + [x, y, 0, 0]) / t, s[whole], (k[whole] + np.tile([x, y], 6)) / t))
+        return tuple(np.concatenate(v) for v in zip(*out))
+    def raw(self, rgb):
+        b, s, k = self.run(rgb)
+        if self.tiled and max(rgb.shape[:2]) > self.size: b, s, k = (np.concatenate(v) for v in zip((b, s, k), self.tiles(rgb)))
+        return [Detection(tuple(map(float, b[i])), float(s[i]), {n: tuple(map(float, k[i, 2*j:2*j + 2]))
+                for j, n in enumerate(MEDIAPIPE_KEYPOINTS)}) for i in nms(b, s)]
 
 # %% ../nbs/07_detect.ipynb #e1ffdf80
 class Mtcnn(Detector):
@@ -277,10 +303,12 @@ def _ensemble(**kw):
     from fer_emotion.own_detector import FusedDetector
     return FusedDetector('ensemble_yunet' if Path(os.environ.get('FER_EMOTION_YUNET', '')).is_file() else 'ensemble', **kw)
 
+TILED_SIDE = 1920   # px: photos up to this size are also read in tiles by the 640-px BlazeFace (larger ones shrunk to it)
+
 DETECTORS: dict[str, Callable[..., Detector]] = {
     'haar': Haar, 'dlib_hog': DlibHog, 'dlib_mmod': DlibMmod,
     'mediapipe_short': lambda **kw: MediaPipe(0, **kw), 'mediapipe_full': lambda **kw: MediaPipe(1, **kw),
-    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512, 640)},
+    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512)}, 'blazeface_640': partial(BlazeFace, 640, tiled=TILED_SIDE),
     'blazeface_128_pad': partial(BlazeFace, 128, 0.2),
     'mtcnn': Mtcnn, 'yunet': YuNet, 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'

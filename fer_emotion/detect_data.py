@@ -82,26 +82,26 @@ def closeups(photos: dict[str, Photo], min_face: float = 80, side: int = 350, se
     return out
 
 # %% ../nbs/07a_detect_data.ipynb #2a9d49af
-def mosaic(photos: list[Photo], k: int) -> Photo:
-    "The `k * k` `photos` tiled `k` x `k` into one photo of the first one's size, with their boxes."
-    H, W = photos[0].rgb.shape[:2]; ch, cw = H // k, W // k
+def mosaic(photos: list[Photo], k: int, scale: float = 1.) -> Photo:
+    "The `k * k` `photos` tiled `k` x `k` into one photo of `scale` times the first one's size, with their boxes."
+    H, W = (round(v * scale) for v in photos[0].rgb.shape[:2]); ch, cw = H // k, W // k
     canvas, boxes = np.full((H, W, 3), 128, np.uint8), []
     for i, p in enumerate(photos):
         r, c = divmod(i, k); s = min(ch / p.rgb.shape[0], cw / p.rgb.shape[1])
         h, w = max(1, round(p.rgb.shape[0] * s)), max(1, round(p.rgb.shape[1] * s))
         oy, ox = r * ch + (ch - h) // 2, c * cw + (cw - w) // 2
-        canvas[oy:oy + h, ox:ox + w] = cv2.resize(p.rgb, (w, h), interpolation=cv2.INTER_AREA)
+        canvas[oy:oy + h, ox:ox + w] = cv2.resize(p.rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         boxes += [(ox + x * s, oy + y * s, bw * s, bh * s) for x, y, bw, bh in p.boxes]
     return Photo(canvas, boxes, photos[0].fold, all(p.complete for p in photos))
 
 # %% ../nbs/07a_detect_data.ipynb #85a2cd34
-def mosaics(photos: dict[str, Photo], k: int) -> dict[str, Photo]:
-    "Mosaics of `k` x `k` consecutive photos of the same fold (a fold's last photos, fewer than `k * k`, are left out)."
+def mosaics(photos: dict[str, Photo], k: int, scale: float = 1.) -> dict[str, Photo]:
+    "Mosaics of `k` x `k` consecutive photos of the same fold, `scale` times the first one's size (a fold's last photos, fewer than `k * k`, are left out)."
     out = {}
     for fold in sorted({p.fold for p in photos.values()}):
         names = [n for n, p in photos.items() if p.fold == fold]
         for i in range(0, len(names) - k * k + 1, k * k):
-            out[f'mosaic{k}_{names[i]}'] = mosaic([photos[n] for n in names[i:i + k * k]], k)
+            out[f'mosaic{k}_{names[i]}'] = mosaic([photos[n] for n in names[i:i + k * k]], k, scale)
     return out
 
 # %% ../nbs/07a_detect_data.ipynb #5cc3ddbd
@@ -136,11 +136,12 @@ def afw_photos() -> dict[str, Photo]:
             for f in sorted((data_dir()/AFW).glob('*.pts'))}
 
 # %% ../nbs/07a_detect_data.ipynb #3b2dffce
-STRESS_SETS = ('fddb', 'closeup', 'afw_closeup', 'mosaic2', 'mosaic3', 'mosaic4', 'grey', 'muxspace')
+STRESS_SETS = ('fddb', 'closeup', 'afw_closeup', 'mosaic2', 'mosaic3', 'mosaic4', 'large_group', 'grey', 'muxspace')
 
 def stress_sets(folds=(1, 2, 3, 4), outside: bool = True) -> dict[str, dict[str, Photo]]:
     "Every stress set (`STRESS_SETS`) made from FDDB's `folds`, by name; `outside` adds those from other data (AFW, muxspace)."
     fddb = fddb_photos(folds)
-    sets = dict(fddb=fddb, closeup=closeups(fddb), **{f'mosaic{k}': mosaics(fddb, k) for k in (2, 3, 4)}, grey=greyscale(fddb))
+    sets = dict(fddb=fddb, closeup=closeups(fddb), **{f'mosaic{k}': mosaics(fddb, k) for k in (2, 3, 4)},
+                large_group=mosaics(fddb, 4, scale=4), grey=greyscale(fddb))
     if outside: sets |= dict(afw_closeup=closeups(afw_photos()), muxspace=muxspace_photos())
     return {s: sets[s] for s in STRESS_SETS if s in sets}

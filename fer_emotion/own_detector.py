@@ -140,7 +140,7 @@ class FusedDetector(Detector):
         self.score_map = None   # the fusion's output is already P(face)
         self.members = [get_detector(m) for m in self.card['members']]
         self.verifiers = [load_verifier(f) for f in verifiers]
-        self.side = max(getattr(m, 'size', np.inf) / (1 + 2 * getattr(m, 'pad', 0.)) for m in self.members)   # the largest any member shrinks a photo to
+        self.side = max(m.side for m in self.members)   # the largest any member reads a photo at
     def raw(self, rgb):
         s = min(1., self.side / max(rgb.shape[:2]))
         small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
