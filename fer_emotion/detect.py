@@ -335,7 +335,7 @@ DESCRIPTIONS = {
     'blazeface_256': "MediaPipe's BlazeFace at 256 px: faces from about a tenth of the photo",
     'blazeface_384': "MediaPipe's BlazeFace at 384 px: smaller faces",
     'blazeface_512': "MediaPipe's BlazeFace at 512 px: group photos",
-    'blazeface_640': "MediaPipe's BlazeFace at 640 px: small faces in group photos",
+    'blazeface_640': "MediaPipe's BlazeFace at 640 px, larger photos also in tiles: small faces in group photos",
     'mediapipe_short': "MediaPipe's short-range graph (selfie distance)",
     'mediapipe_full': "MediaPipe's full-range graph (up to about 5 m)",
     'dlib_hog': "dlib's HOG detector: frontal faces of about 40 px and more",
