@@ -14,7 +14,7 @@ import numpy as np
 from .core import FerError, MODEL_DIR
 
 # %% auto #0
-__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'TILE_OVERLAP', 'YUNET_KEYPOINTS', 'TILED_SIDE', 'DETECTORS',
+__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'TILE_OVERLAP', 'TILED_SIDE', 'YUNET_KEYPOINTS', 'DETECTORS',
            'DEFAULT_DETECTOR', 'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration',
            'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe',
            'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector',
@@ -203,6 +203,7 @@ def nms(boxes, scores, iou: float = 0.4) -> list[int]:
 
 # %% ../nbs/07_detect.ipynb #caa3b180
 TILE_OVERLAP = 0.25   # of a tile: BlazeFace finds faces up to a quarter of its input, so each lies whole in some tile
+TILED_SIDE = 1920     # px: the largest side read at the photo's own scale (in tiles by the 640-px BlazeFace; by MTCNN in a fusion)
 
 def tile_origins(length: int, tile: int, overlap: float = TILE_OVERLAP) -> list[int]:
     "Starts of the fewest `tile`-px tiles that cover `length` px, evenly spread, neighbours overlapping by at least `overlap` of a tile."
@@ -267,6 +268,7 @@ class BlazeFace(Detector):
 class Mtcnn(Detector):
     "MTCNN from the `mtcnn` package; faces from 20 px."
     name, default_threshold = 'mtcnn', 0.9
+    side = TILED_SIDE   # in a fusion, larger photos are shrunk to this: its pyramid takes seconds a megapixel
     def __init__(self, **kw):
         super().__init__(**kw); from mtcnn import MTCNN
         self.model = MTCNN(device='CPU:0')
@@ -302,8 +304,6 @@ def _own(**kw):
 def _ensemble(**kw):
     from fer_emotion.own_detector import FusedDetector
     return FusedDetector('ensemble_yunet' if Path(os.environ.get('FER_EMOTION_YUNET', '')).is_file() else 'ensemble', **kw)
-
-TILED_SIDE = 1920   # px: photos up to this size are also read in tiles by the 640-px BlazeFace (larger ones shrunk to it)
 
 DETECTORS: dict[str, Callable[..., Detector]] = {
     'haar': Haar, 'dlib_hog': DlibHog, 'dlib_mmod': DlibMmod,
