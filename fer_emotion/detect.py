@@ -16,8 +16,8 @@ from .core import FerError, MODEL_DIR
 # %% auto #0
 __all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'TILE_OVERLAP', 'TILED_SIDE', 'YUNET_KEYPOINTS', 'DETECTORS',
            'DEFAULT_DETECTOR', 'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration',
-           'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'Detector', 'Haar', 'DlibHog', 'DlibMmod', 'MediaPipe',
-           'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector',
+           'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'shrink', 'Detector', 'Haar', 'DlibHog', 'DlibMmod',
+           'MediaPipe', 'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector',
            'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
@@ -91,6 +91,13 @@ def as_rgb(img) -> np.ndarray:
         raise FerError(f'Expected an RGB uint8 image of shape (h, w, 3); got {getattr(img, "dtype", type(img).__name__)} '
                        f'{getattr(img, "shape", "")}')
     return np.ascontiguousarray(np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img)
+
+# %% ../nbs/07_detect.ipynb #c7b1523e
+def shrink(rgb: np.ndarray, side: float) -> tuple[np.ndarray, float]:
+    "`rgb` resized (by pixel area) to a longer side of at most `side` px, and the scale it was resized by (1: left as it was)."
+    s = min(1., side / max(rgb.shape[:2]))
+    if s == 1: return rgb, 1.
+    return cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA), s
 
 # %% ../nbs/07_detect.ipynb #ee5389cc
 MIN_SIDE = 16   # px: an image narrower than this holds no face a backend can find
@@ -176,8 +183,7 @@ class MediaPipe(Detector):
         super().__init__(**kw); import mediapipe as mp
         self.model = mp.solutions.face_detection.FaceDetection(min_detection_confidence=0.1, model_selection=model_selection)
     def raw(self, rgb):
-        h, w = rgb.shape[:2]; out = []; s = min(1., 4096 / max(h, w))   # its graph squeezes the photo to 192 px anyway
-        if s < 1: rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]; out = []; rgb, _ = shrink(rgb, 4096)   # its graph squeezes the photo to 192 px anyway
         for d in self.model.process(np.ascontiguousarray(rgb)).detections or []:
             b, kp = d.location_data.relative_bounding_box, d.location_data.relative_keypoints
             out.append(Detection((b.xmin * w, b.ymin * h, b.width * w, b.height * h), float(d.score[0]),
@@ -249,9 +255,7 @@ class BlazeFace(Detector):
         return np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2 - p, reg[:, 2:4]] / s, score[keep], (reg[:, 4:] + a[:, 4:] - p) / s
     def tiles(self, rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         "`run` on `size`-px tiles of `rgb` (shrunk to a longer side of `tiled` px), boxes cut by a tile's inner edge left out."
-        H, W = rgb.shape[:2]; t = min(1., self.tiled / max(H, W))
-        img = cv2.resize(rgb, (round(W * t), round(H * t)), interpolation=cv2.INTER_AREA) if t < 1 else rgb
-        h, w, n = *img.shape[:2], self.size; out = []
+        img, t = shrink(rgb, self.tiled); h, w, n = *img.shape[:2], self.size; out = []
         for y in tile_origins(h, n):
             for x in tile_origins(w, n):
                 b, s, k = self.run(img[y:y + n, x:x + n]); x1, y1 = b[:, :2].T + b[:, 2:].T

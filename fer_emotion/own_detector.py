@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from .core import FerError, MODEL_DIR
-from .detect import Detection, Detector, clip_box, get_detector, iou_matrix
+from .detect import Detection, Detector, clip_box, get_detector, iou_matrix, shrink
 
 # %% auto #0
 __all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'verifier_logits', 'Verifier', 'save_verifier', 'load_verifier',
@@ -142,7 +142,6 @@ class FusedDetector(Detector):
         self.verifiers = [load_verifier(f) for f in verifiers]
         self.side = max(m.side for m in self.members)   # the largest any member reads a photo at
     def raw(self, rgb):
-        s = min(1., self.side / max(rgb.shape[:2]))
-        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+        small, s = shrink(rgb, self.side)
         dets = fused_detections(small, [m.boxes(small, clip=False) for m in self.members], self.card, self.verifiers, [m.reach for m in self.members])
         return [Detection(tuple(v / s for v in d.box), d.score, d.keypoints and {k: (x / s, y / s) for k, (x, y) in d.keypoints.items()}) for d in dets]
