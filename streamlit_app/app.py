@@ -22,7 +22,7 @@ except ImportError: webrtc_streamer = None
 
 from fer_emotion.core import LABELS, FerError
 from fer_emotion.image_input import MAX_BYTES, MAX_PIXELS, read_image, size_message
-from fer_emotion.detect import DEFAULT_DETECTOR, MIN_SIDE, get_detector, usable_detectors
+from fer_emotion.detect import DEFAULT_DETECTOR, MIN_SIDE, get_detector, shrink, usable_detectors
 from fer_emotion.pipeline import COLOURS, Face, get_recognizer, gradcam, overlay
 from fer_emotion.model import load_card
 
@@ -156,8 +156,7 @@ def analyse(name: str, data: bytes, opts: dict) -> Analysis:
     if why: return Analysis(refusal=why)
     try: rgb = read_image(data)
     except FerError as e: return Analysis(refusal=str(e))
-    H, W = rgb.shape[:2]; s = min(1.0, SIDE / max(H, W))
-    view = cv2.resize(rgb, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+    H, W = rgb.shape[:2]; view, s = shrink(rgb, SIDE)
     rec = recognizer(opts['detector'])
     faces = rec(view, threshold=opts['threshold'], landmarks=opts['landmarks'])
     faces = [replace(f, box=tuple(v / s for v in f.box), landmarks=None if f.landmarks is None else f.landmarks / s)
