@@ -10,6 +10,8 @@
 3. `detect_eval.time_detector`: milliseconds per 640 x 480 photo of every backend (`nbs/figures/detector_times.csv`).
 
 YuNet joins when its ONNX file is found (`$FER_EMOTION_YUNET`, else `../shared/models/face_detection_yunet.onnx`).
+A run with `--backends` writes the calibration and fusion files with those backends and the fused kinds made of them
+only: compare the files with git before keeping them.
 Usage: python tools/train_detector.py [--backends NAME ...]   (needs the development data)
 """
 import argparse, json, os
@@ -20,12 +22,13 @@ from fer_emotion.core import PROJECT_DIR, data_dir, work_dir
 FIGURES = PROJECT_DIR/'nbs'/'figures'
 
 def main(backends: list[str] | None = None) -> None:
-    os.environ.setdefault('FER_EMOTION_YUNET', str(data_dir().parent/'models'/'face_detection_yunet.onnx'))
     from fer_emotion.detect_data import stress_sets
     from fer_emotion.detect_eval import compare_detectors, time_detector
     from fer_emotion.detect_train import BACKENDS, KINDS, sweeps, train_detector
-    has_yunet = Path(os.environ['FER_EMOTION_YUNET']).is_file()
-    backends = [b for b in backends or BACKENDS if has_yunet or b != 'yunet']
+    yunet = Path(os.environ.get('FER_EMOTION_YUNET', data_dir().parent/'models'/'face_detection_yunet.onnx'))
+    backends = [b for b in backends or BACKENDS if b != 'yunet' or yunet.is_file()]
+    if 'yunet' in backends: os.environ['FER_EMOTION_YUNET'] = str(yunet)
+    else: os.environ.pop('FER_EMOTION_YUNET', None)   # the `ensemble` then asks for no YuNet card this run did not fit
     kinds = {k: m for k, m in KINDS.items() if set(m) <= set(backends)}
     sets = stress_sets()
     res = train_detector(sets, backends, kinds)
