@@ -17,8 +17,8 @@ from .core import FerError, MODEL_DIR
 __all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'TILE_OVERLAP', 'TILED_SIDE', 'YUNET_KEYPOINTS', 'DETECTORS',
            'DEFAULT_DETECTOR', 'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration',
            'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'shrink', 'Detector', 'Haar', 'DlibHog', 'DlibMmod',
-           'MediaPipe', 'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'get_detector',
-           'usable_detectors', 'detect_faces']
+           'MediaPipe', 'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'YuFace',
+           'get_detector', 'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
 @dataclass
@@ -300,6 +300,24 @@ class YuNet(Detector):
                           {k: (float(f[4 + 2*i]), float(f[5 + 2*i])) for i, k in enumerate(YUNET_KEYPOINTS)})
                 for f in (faces if faces is not None else [])]
 
+# %% ../nbs/07_detect.ipynb #847829b5
+class YuFace(Detector):
+    "libfacedetection's YuNet (the `yuface` wheel, weights compiled in) on the photo resized to a longer side of `size` px."
+    name, default_threshold = 'yuface', 0.5
+    def __init__(self, size: int = 320, **kw):
+        self.size = self.side = size
+        self.reach = (20 / size, 1.5)   # faces from about 20 px of its input up to faces overflowing the frame
+        super().__init__(**kw)
+        from yuface import detect
+        self.model = detect
+    def raw(self, rgb):
+        s = self.size / max(rgb.shape[:2]); w, h = max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))
+        x = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR; every candidate it keeps
+        return [Detection(tuple(float(v) / s for v in b), float(c) / 100,
+                          {k: (float(q[2*i]) / s, float(q[2*i + 1]) / s) for i, k in enumerate(YUNET_KEYPOINTS)})
+                for c, b, q in zip(conf, boxes, points)]
+
 # %% ../nbs/07_detect.ipynb #3aea29dc
 def _own(**kw):
     from fer_emotion.own_detector import FusedDetector
@@ -314,7 +332,7 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     'mediapipe_short': lambda **kw: MediaPipe(0, **kw), 'mediapipe_full': lambda **kw: MediaPipe(1, **kw),
     **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512)}, 'blazeface_640': partial(BlazeFace, 640, tiled=TILED_SIDE),
     'blazeface_128_pad': partial(BlazeFace, 128, 0.2),
-    'mtcnn': Mtcnn, 'yunet': YuNet, 'own': _own, 'ensemble': _ensemble}
+    'mtcnn': Mtcnn, 'yunet': YuNet, 'yuface': YuFace, 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'
 
 # %% ../nbs/07_detect.ipynb #d611e824
@@ -331,7 +349,7 @@ def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
 
 # %% ../nbs/07_detect.ipynb #e75a4046
 DESCRIPTIONS = {
-    'own': 'Ours: BlazeFace at four scales, each face confirmed by our own CNN; fast and good at every face size',
+    'own': 'Ours: BlazeFace at three scales and YuNet, each face confirmed by our own CNN; fast and good at every face size',
     'ensemble': 'Ours with MTCNN added: the most accurate, about five times slower',
     'mtcnn': 'MTCNN: accurate, finds faces from 20 px, slow (TensorFlow)',
     'blazeface_128_pad': "MediaPipe's BlazeFace on the photo framed in grey: close-ups and selfies",
@@ -345,7 +363,8 @@ DESCRIPTIONS = {
     'dlib_hog': "dlib's HOG detector: frontal faces of about 40 px and more",
     'dlib_mmod': "dlib's CNN (MMOD): robust, takes seconds a photo",
     'haar': "OpenCV's Haar cascade (2001): the classic, many false faces",
-    'yunet': "OpenCV's YuNet, from the model file you gave (FER_EMOTION_YUNET)"}
+    'yunet': "OpenCV's YuNet, from the model file you gave (FER_EMOTION_YUNET)",
+    'yuface': "YuNet from libfacedetection at 320 px: fast and accurate on news photos, not on small faces in large photos"}
 
 def usable_detectors() -> dict[str, str]:
     "The backends offered to users, best first, with their descriptions: those whose scores are calibrated and that can run here."

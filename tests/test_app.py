@@ -104,7 +104,7 @@ def test_detectors_in_plain_words_and_threshold_follows_them():
     assert box.value == DEFAULT_DETECTOR and len(box.options) == len(usable) and '(default)' in box.options[0]
     for option, description in zip(box.options, usable.values()):   # plain names from the descriptions, not ids
         assert description.startswith(option.replace(' (default)', '')) and option not in usable
-    assert ('yunet' in usable) == any('YuNet' in o for o in box.options)
+    assert ('yunet' in usable) == any("OpenCV's YuNet" in o for o in box.options)   # only with its file given
     assert usable[DEFAULT_DETECTOR] in [c.value for c in at.caption]   # the chosen one described in full
     assert at.slider[0].label == 'Detection threshold'
     assert at.slider[0].value == pytest.approx(get_detector(DEFAULT_DETECTOR).threshold)
