@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_detect.ipynb #e9c1baa4
 from __future__ import annotations
-import json, os, threading
+import json, os, threading, warnings
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -301,18 +301,21 @@ class YuNet(Detector):
                 for f in (faces if faces is not None else [])]
 
 # %% ../nbs/07_detect.ipynb #847829b5
+warnings.filterwarnings('ignore', message='Image size .* is too large', module='yuface')   # measured: it holds up to 1920 px
+
 class YuFace(Detector):
-    "libfacedetection's YuNet (the `yuface` wheel, weights compiled in) on the photo resized to a longer side of `size` px."
-    name, default_threshold = 'yuface', 0.5
-    def __init__(self, size: int = 320, **kw):
-        self.size = self.side = size
+    "libfacedetection's YuNet (the `yuface` wheel, weights compiled in) on the photo resized to a longer side of `size` px, or, `whole`, at its own scale up to that."
+    default_threshold = 0.5
+    def __init__(self, size: int = 320, whole: bool = False, **kw):
+        self.name, self.size, self.whole, self.side = 'yuface' + ('_full' if whole else ''), size, whole, size
         self.reach = (20 / size, 1.5)   # faces from about 20 px of its input up to faces overflowing the frame
         super().__init__(**kw)
         from yuface import detect
         self.model = detect
     def raw(self, rgb):
-        s = self.size / max(rgb.shape[:2]); w, h = max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))
-        x = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        s = self.size / max(rgb.shape[:2])
+        if self.whole and s >= 1: x, s = rgb, 1.
+        else: x = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR; every candidate it keeps
         return [Detection(tuple(float(v) / s for v in b), float(c) / 100,
                           {k: (float(q[2*i]) / s, float(q[2*i + 1]) / s) for i, k in enumerate(YUNET_KEYPOINTS)})
@@ -332,7 +335,7 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     'mediapipe_short': lambda **kw: MediaPipe(0, **kw), 'mediapipe_full': lambda **kw: MediaPipe(1, **kw),
     **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512)}, 'blazeface_640': partial(BlazeFace, 640, tiled=TILED_SIDE),
     'blazeface_128_pad': partial(BlazeFace, 128, 0.2),
-    'mtcnn': Mtcnn, 'yunet': YuNet, 'yuface': YuFace, 'own': _own, 'ensemble': _ensemble}
+    'mtcnn': Mtcnn, 'yunet': YuNet, 'yuface': YuFace, 'yuface_full': partial(YuFace, TILED_SIDE, whole=True), 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'
 
 # %% ../nbs/07_detect.ipynb #d611e824
@@ -350,8 +353,10 @@ def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
 # %% ../nbs/07_detect.ipynb #e75a4046
 DESCRIPTIONS = {
     'own': 'Ours: BlazeFace at three scales and YuNet, each face confirmed by our own CNN; fast and good at every face size',
-    'ensemble': 'Ours with MTCNN added: the most accurate, about five times slower',
+    'ensemble': 'Ours with MTCNN and YuNet at full scale added: the most accurate, about eight times slower',
     'mtcnn': 'MTCNN: accurate, finds faces from 20 px, slow (TensorFlow)',
+    'yuface': "YuNet from libfacedetection at 320 px: fast and accurate on news photos, not on small faces in large photos",
+    'yuface_full': "YuNet from libfacedetection on the photo at its own scale (up to 1920 px): accurate at every face size, slower",
     'blazeface_128_pad': "MediaPipe's BlazeFace on the photo framed in grey: close-ups and selfies",
     'blazeface_128': "MediaPipe's BlazeFace at 128 px: large faces only, fastest",
     'blazeface_256': "MediaPipe's BlazeFace at 256 px: faces from about a tenth of the photo",
@@ -363,8 +368,7 @@ DESCRIPTIONS = {
     'dlib_hog': "dlib's HOG detector: frontal faces of about 40 px and more",
     'dlib_mmod': "dlib's CNN (MMOD): robust, takes seconds a photo",
     'haar': "OpenCV's Haar cascade (2001): the classic, many false faces",
-    'yunet': "OpenCV's YuNet, from the model file you gave (FER_EMOTION_YUNET)",
-    'yuface': "YuNet from libfacedetection at 320 px: fast and accurate on news photos, not on small faces in large photos"}
+    'yunet': "OpenCV's YuNet, from the model file you gave (FER_EMOTION_YUNET)"}
 
 def usable_detectors() -> dict[str, str]:
     "The backends offered to users, best first, with their descriptions: those whose scores are calibrated and that can run here."

@@ -154,12 +154,12 @@ def cross_validated(photos: dict[str, Photo], sw: dict[str, dict], boxes: dict, 
 
 # %% ../nbs/08a_detect_train.ipynb #05f7a104
 BACKENDS = ('haar', 'dlib_hog', 'mediapipe_short', 'mediapipe_full', 'blazeface_128', 'blazeface_128_pad',
-            'blazeface_256', 'blazeface_384', 'blazeface_512', 'blazeface_640', 'mtcnn', 'yunet', 'yuface')   # not dlib_mmod: seconds a photo
+            'blazeface_256', 'blazeface_384', 'blazeface_512', 'blazeface_640', 'mtcnn', 'yunet', 'yuface', 'yuface_full')   # not dlib_mmod: seconds a photo
 TRAIN_SETS = ('fddb', 'closeup', 'mosaic2', 'mosaic3')
 TIGHT = dict(fill=(1.0, 1.4), whole=True, seed=1)   # training-only close-ups whose face overflows the frame (selfies)
 PROPOSERS = ('haar', 'blazeface_128', 'blazeface_128_pad', 'blazeface_256', 'blazeface_384', 'blazeface_512')
 OWN = ['blazeface_128_pad', 'blazeface_128', 'blazeface_640', 'yuface']
-KINDS = {'own': OWN, 'ensemble': OWN + ['mtcnn'], 'ensemble_yunet': OWN + ['mtcnn', 'yunet']}
+KINDS = {'own': OWN, 'ensemble': OWN + ['mtcnn', 'yuface_full'], 'ensemble_yunet': OWN + ['mtcnn', 'yuface_full', 'yunet']}
 VERIFIER_CROP = dict(size=40, context=1.3)
 MIN_SCORE = 0.3
 
