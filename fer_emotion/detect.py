@@ -313,9 +313,8 @@ class YuFace(Detector):
         from yuface import detect
         self.model = detect
     def raw(self, rgb):
-        s = self.size / max(rgb.shape[:2])
-        if self.whole and s >= 1: x, s = rgb, 1.
-        else: x = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        if self.whole: x, s = shrink(rgb, self.size)
+        else: s = self.size / max(rgb.shape[:2]); x = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR; every candidate it keeps
         return [Detection(tuple(float(v) / s for v in b), float(c) / 100,
                           {k: (float(q[2*i]) / s, float(q[2*i + 1]) / s) for i, k in enumerate(YUNET_KEYPOINTS)})
