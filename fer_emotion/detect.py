@@ -14,11 +14,11 @@ import numpy as np
 from .core import FerError, MODEL_DIR
 
 # %% auto #0
-__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'TILE_OVERLAP', 'TILED_SIDE', 'YUNET_KEYPOINTS', 'DETECTORS',
+__all__ = ['CALIBRATION_FILE', 'MIN_SIDE', 'MEDIAPIPE_KEYPOINTS', 'WHOLE_FROM', 'WHOLE_SIDE', 'YUNET_KEYPOINTS', 'DETECTORS',
            'DEFAULT_DETECTOR', 'DESCRIPTIONS', 'Detection', 'iou_matrix', 'assign', 'match', 'load_calibration',
-           'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'shrink', 'Detector', 'Haar', 'DlibHog', 'DlibMmod',
-           'MediaPipe', 'blazeface_anchors', 'nms', 'tile_origins', 'BlazeFace', 'Mtcnn', 'YuNet', 'YuFace',
-           'get_detector', 'usable_detectors', 'detect_faces']
+           'calibrate', 'clip_box', 'placed_boxes', 'as_rgb', 'resized', 'shrink', 'Detector', 'Haar', 'DlibHog',
+           'DlibMmod', 'MediaPipe', 'blazeface_anchors', 'nms', 'BlazeFace', 'Mtcnn', 'YuNet', 'YuFace', 'get_detector',
+           'usable_detectors', 'detect_faces']
 
 # %% ../nbs/07_detect.ipynb #b6da73cf
 @dataclass
@@ -92,12 +92,18 @@ def as_rgb(img) -> np.ndarray:
                        f'{getattr(img, "shape", "")}')
     return np.ascontiguousarray(np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img)
 
+# %% ../nbs/07_detect.ipynb #1478d1f8
+def resized(rgb: np.ndarray, side: float) -> tuple[np.ndarray, float]:
+    "`rgb` resized to a longer side of `side` px (by pixel area when shrinking), and the scale it was resized by."
+    s = side / max(rgb.shape[:2])
+    if s == 1: return rgb, 1.
+    return cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))),
+                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR), s
+
 # %% ../nbs/07_detect.ipynb #c7b1523e
 def shrink(rgb: np.ndarray, side: float) -> tuple[np.ndarray, float]:
     "`rgb` resized (by pixel area) to a longer side of at most `side` px, and the scale it was resized by (1: left as it was)."
-    s = min(1., side / max(rgb.shape[:2]))
-    if s == 1: return rgb, 1.
-    return cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA), s
+    return resized(rgb, side) if max(rgb.shape[:2]) > side else (rgb, 1.)
 
 # %% ../nbs/07_detect.ipynb #ee5389cc
 MIN_SIDE = 16   # px: an image narrower than this holds no face a backend can find
@@ -208,14 +214,8 @@ def nms(boxes, scores, iou: float = 0.4) -> list[int]:
     return np.ravel(cv2.dnn.NMSBoxes(np.asarray(boxes, float).reshape(-1, 4).tolist(), rank.tolist(), 0., iou)).tolist()   # ranks: any score, ties in order
 
 # %% ../nbs/07_detect.ipynb #caa3b180
-TILE_OVERLAP = 0.25   # of a tile: BlazeFace finds faces up to a quarter of its input, so each lies whole in some tile
-TILED_SIDE = 1920     # px: the largest side read at the photo's own scale (in tiles by the 640-px BlazeFace; by MTCNN in a fusion)
-
-def tile_origins(length: int, tile: int, overlap: float = TILE_OVERLAP) -> list[int]:
-    "Starts of the fewest `tile`-px tiles that cover `length` px, evenly spread, neighbours overlapping by at least `overlap` of a tile."
-    if length <= tile: return [0]
-    n = int(np.ceil((length - overlap * tile) / (tile - overlap * tile)))
-    return np.linspace(0, length - tile, n).round().astype(int).tolist()
+WHOLE_FROM = 640     # px: a photo longer than this is also read at its own scale by the readers of small faces
+WHOLE_SIDE = 1920    # px: the largest side read at the photo's own scale (larger photos are shrunk to it first)
 
 # %% ../nbs/07_detect.ipynb #ff48029f
 def _interpreter(file: Path, shape: tuple[int, int, int]):
@@ -227,12 +227,12 @@ def _interpreter(file: Path, shape: tuple[int, int, int]):
 
 # %% ../nbs/07_detect.ipynb #2ef96dd0
 class BlazeFace(Detector):
-    "MediaPipe's short-range BlazeFace run by LiteRT on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px; a photo larger than that is also read in `size`-px tiles at its own scale, up to a longer side of `tiled` px (0: never)."
+    "MediaPipe's short-range BlazeFace run by LiteRT on the photo (framed by `pad` of its longer side in grey) resized to a longer side of `size` px."
     default_threshold = 0.5
-    def __init__(self, size: int = 256, pad: float = 0., tiled: int = 0, **kw):
-        self.name, self.size, self.pad, self.tiled = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad, tiled
+    def __init__(self, size: int = 256, pad: float = 0., **kw):
+        self.name, self.size, self.pad = f'blazeface_{size}' + ('_pad' if pad else ''), size, pad
         self.reach = (20 * (1 + 2 * pad) / size, 160 * (1 + 2 * pad) / size)   # faces of about 20 to 160 px of its input
-        self.side = max(tiled, size / (1 + 2 * pad))
+        self.side = size / (1 + 2 * pad)
         super().__init__(**kw)
         import importlib.util
         self.file = Path(importlib.util.find_spec('mediapipe').origin).parent/'modules/face_detection/face_detection_short_range.tflite'
@@ -253,18 +253,8 @@ class BlazeFace(Detector):
         score = 1 / (1 + np.exp(-np.clip(logit.ravel(), -50, 50))); keep = score >= 0.1
         reg = reg.reshape(-1, 16)[keep]; a = np.tile(blazeface_anchors(*x.shape[:2])[keep], 8)
         return np.c_[reg[:, :2] + a[:, :2] - reg[:, 2:4] / 2 - p, reg[:, 2:4]] / s, score[keep], (reg[:, 4:] + a[:, 4:] - p) / s
-    def tiles(self, rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        "`run` on `size`-px tiles of `rgb` (shrunk to a longer side of `tiled` px), boxes cut by a tile's inner edge left out."
-        img, t = shrink(rgb, self.tiled); h, w, n = *img.shape[:2], self.size; out = []
-        for y in tile_origins(h, n):
-            for x in tile_origins(w, n):
-                b, s, k = self.run(img[y:y + n, x:x + n]); x1, y1 = b[:, :2].T + b[:, 2:].T
-                whole = ((x == 0) | (b[:, 0] > 1)) & ((y == 0) | (b[:, 1] > 1)) & ((x + n >= w) | (x1 < n - 1)) & ((y + n >= h) | (y1 < n - 1))
-                out.append(((b[whole] + [x, y, 0, 0]) / t, s[whole], (k[whole] + np.tile([x, y], 6)) / t))
-        return tuple(np.concatenate(v) for v in zip(*out))
     def raw(self, rgb):
         b, s, k = self.run(rgb)
-        if self.tiled and max(rgb.shape[:2]) > self.size: b, s, k = (np.concatenate(v) for v in zip((b, s, k), self.tiles(rgb)))
         return [Detection(tuple(map(float, b[i])), float(s[i]), {n: tuple(map(float, k[i, 2*j:2*j + 2]))
                 for j, n in enumerate(MEDIAPIPE_KEYPOINTS)}) for i in nms(b, s)]
 
@@ -272,7 +262,7 @@ class BlazeFace(Detector):
 class Mtcnn(Detector):
     "MTCNN from the `mtcnn` package; faces from 20 px."
     name, default_threshold = 'mtcnn', 0.9
-    side = TILED_SIDE   # in a fusion, larger photos are shrunk to this: its pyramid takes seconds a megapixel
+    side = WHOLE_SIDE   # in a fusion, larger photos are shrunk to this: its pyramid takes seconds a megapixel
     def __init__(self, **kw):
         super().__init__(**kw); from mtcnn import MTCNN
         self.model = MTCNN(device='CPU:0')
@@ -304,21 +294,25 @@ class YuNet(Detector):
 warnings.filterwarnings('ignore', message='Image size .* is too large', module='yuface')   # measured: it holds up to 1920 px
 
 class YuFace(Detector):
-    "libfacedetection's YuNet (the `yuface` wheel, weights compiled in) on the photo resized to a longer side of `size` px, or, `whole`, at its own scale up to that."
+    "libfacedetection's YuNet (the `yuface` wheel, weights compiled in) on the photo resized to a longer side of `size` px (0: not); a photo longer than `WHOLE_FROM` px (any photo, when `size` is 0) also at its own scale up to `whole` px (0: never)."
     default_threshold = 0.5
-    def __init__(self, size: int = 320, whole: bool = False, **kw):
-        self.name, self.size, self.whole, self.side = 'yuface' + ('_full' if whole else ''), size, whole, size
-        self.reach = (20 / size, 1.5)   # faces from about 20 px of its input up to faces overflowing the frame
+    def __init__(self, size: int = 320, whole: int = 0, **kw):
+        self.name, self.size, self.whole, self.side = 'yuface' + ('' if size else '_full'), size, whole, max(size, whole)
+        self.reach = (20 / (size or whole), 1.5)   # faces from about 20 px of its input up to faces overflowing the frame
         super().__init__(**kw)
         from yuface import detect
         self.model = detect
-    def raw(self, rgb):
-        if self.whole: x, s = shrink(rgb, self.size)
-        else: s = self.size / max(rgb.shape[:2]); x = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-        conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR; every candidate it keeps
+    def read(self, x: np.ndarray, s: float) -> list[Detection]:
+        "Every candidate it keeps on `x`, a photo resized by `s`, in the photo's pixels."
+        conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR
         return [Detection(tuple(float(v) / s for v in b), float(c) / 100,
                           {k: (float(q[2*i]) / s, float(q[2*i + 1]) / s) for i, k in enumerate(YUNET_KEYPOINTS)})
                 for c, b, q in zip(conf, boxes, points)]
+    def raw(self, rgb):
+        whole = self.whole and (not self.size or max(rgb.shape[:2]) > WHOLE_FROM)
+        reads = [resized(rgb, self.size)] * bool(self.size) + [shrink(rgb, self.whole)] * bool(whole)
+        dets = [d for x, s in reads for d in self.read(x, s)]
+        return dets if len(reads) == 1 else [dets[i] for i in nms([d.box for d in dets], [d.score for d in dets])]
 
 # %% ../nbs/07_detect.ipynb #3aea29dc
 def _own(**kw):
@@ -332,9 +326,9 @@ def _ensemble(**kw):
 DETECTORS: dict[str, Callable[..., Detector]] = {
     'haar': Haar, 'dlib_hog': DlibHog, 'dlib_mmod': DlibMmod,
     'mediapipe_short': lambda **kw: MediaPipe(0, **kw), 'mediapipe_full': lambda **kw: MediaPipe(1, **kw),
-    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512)}, 'blazeface_640': partial(BlazeFace, 640, tiled=TILED_SIDE),
+    **{f'blazeface_{s}': partial(BlazeFace, s) for s in (128, 256, 384, 512, 640)},
     'blazeface_128_pad': partial(BlazeFace, 128, 0.2),
-    'mtcnn': Mtcnn, 'yunet': YuNet, 'yuface': YuFace, 'yuface_full': partial(YuFace, TILED_SIDE, whole=True), 'own': _own, 'ensemble': _ensemble}
+    'mtcnn': Mtcnn, 'yunet': YuNet, 'yuface': partial(YuFace, 320, WHOLE_SIDE), 'yuface_full': partial(YuFace, 0, WHOLE_SIDE), 'own': _own, 'ensemble': _ensemble}
 DEFAULT_DETECTOR = 'own'
 
 # %% ../nbs/07_detect.ipynb #d611e824
@@ -351,17 +345,17 @@ def get_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
 
 # %% ../nbs/07_detect.ipynb #e75a4046
 DESCRIPTIONS = {
-    'own': 'Ours: BlazeFace at three scales and YuNet, each face confirmed by our own CNN; fast and good at every face size',
+    'own': 'Ours: BlazeFace at three scales and YuNet (large photos also at their own scale), each face confirmed by our own CNN; fast and good at every face size',
     'ensemble': 'Ours with MTCNN and YuNet at full scale added: the most accurate, about eight times slower',
     'mtcnn': 'MTCNN: accurate, finds faces from 20 px, slow (TensorFlow)',
-    'yuface': "YuNet from libfacedetection at 320 px: fast and accurate on news photos, not on small faces in large photos",
+    'yuface': "YuNet from libfacedetection at 320 px, photos over 640 px also at their own scale: fast, accurate on news photos",
     'yuface_full': "YuNet from libfacedetection on the photo at its own scale (up to 1920 px): accurate at every face size, slower",
     'blazeface_128_pad': "MediaPipe's BlazeFace on the photo framed in grey: close-ups and selfies",
     'blazeface_128': "MediaPipe's BlazeFace at 128 px: large faces only, fastest",
     'blazeface_256': "MediaPipe's BlazeFace at 256 px: faces from about a tenth of the photo",
     'blazeface_384': "MediaPipe's BlazeFace at 384 px: smaller faces",
     'blazeface_512': "MediaPipe's BlazeFace at 512 px: group photos",
-    'blazeface_640': "MediaPipe's BlazeFace at 640 px, larger photos also in tiles: small faces in group photos",
+    'blazeface_640': "MediaPipe's BlazeFace at 640 px: small faces in group photos",
     'mediapipe_short': "MediaPipe's short-range graph (selfie distance)",
     'mediapipe_full': "MediaPipe's full-range graph (up to about 5 m)",
     'dlib_hog': "dlib's HOG detector: frontal faces of about 40 px and more",

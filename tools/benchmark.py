@@ -57,7 +57,7 @@ def part_pipeline() -> dict:
                ms_detect=median_ms(lambda: detect_faces(photo), 30))
     res['ms_crop_classify'] = res['ms_per_photo_640x480'] - res['ms_detect']
     if rec.landmarker: res['ms_landmarks_when_shown'] = median_ms(lambda: rec.landmarker.landmarks(photo, dets[0].box), 30)
-    for w, h in ((1280, 960), (1920, 1440), (4000, 3000)):   # read in tiles up to 1920 px; larger photos shrunk to that
+    for w, h in ((1280, 960), (1920, 1440), (4000, 3000)):   # also read whole up to 1920 px; larger photos shrunk to that
         big = cv2.resize(photo, (w, h), interpolation=cv2.INTER_LINEAR)
         res[f'ms_detect_{w}x{h}'] = median_ms(lambda: detect_faces(big), 10)
     res['ms_detect_per_extra_megapixel'] = (res['ms_detect_1920x1440'] - res['ms_detect']) / (1920 * 1440 / 1e6 - 0.3072)
