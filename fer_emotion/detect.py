@@ -309,8 +309,9 @@ class YuFace(Detector):
                           {k: (float(q[2*i]) / s, float(q[2*i + 1]) / s) for i, k in enumerate(YUNET_KEYPOINTS)})
                 for c, b, q in zip(conf, boxes, points)]
     def raw(self, rgb):
-        whole = self.whole and (not self.size or max(rgb.shape[:2]) > WHOLE_FROM)
-        reads = [resized(rgb, self.size)] * bool(self.size) + [shrink(rgb, self.whole)] * bool(whole)
+        reads = []
+        if self.size: reads.append(resized(rgb, self.size))
+        if self.whole and (not self.size or max(rgb.shape[:2]) > WHOLE_FROM): reads.append(shrink(rgb, self.whole))
         dets = [d for x, s in reads for d in self.read(x, s)]
         return dets if len(reads) == 1 else [dets[i] for i in nms([d.box for d in dets], [d.score for d in dets])]
 
