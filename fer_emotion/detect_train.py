@@ -13,12 +13,13 @@ from .detect import CALIBRATION_FILE, Detection, Detector, calibrate, get_detect
 from .detect_data import Photo, closeups
 from .detect_eval import candidates, fit_calibration, pr_summary
 from .own_detector import (CROP, FUSION_FILE, VERIFIER_FILES, Verifier, crop_faces, fuse, fused_detections,
-                                      load_verifier, save_verifier)
+                                      fusion_probability, load_verifier, save_verifier)
 
 # %% auto #0
-__all__ = ['SWEEP_LIMITS', 'BACKENDS', 'TRAIN_SETS', 'TIGHT', 'PROPOSERS', 'OWN', 'KINDS', 'VERIFIER_CROP', 'MIN_SCORE', 'sweep',
-           'sweeps', 'fit_backend', 'training_boxes', 'build_verifier', 'train_verifier', 'groups', 'fit_fusion',
-           'fold_cards', 'cross_validated', 'merge', 'trained_verifier', 'train_detector']
+__all__ = ['SWEEP_LIMITS', 'FUSION_TREES', 'BACKENDS', 'TRAIN_SETS', 'TIGHT', 'PROPOSERS', 'OWN', 'KINDS', 'VERIFIER_CROP',
+           'MIN_SCORE', 'sweep', 'sweeps', 'fit_backend', 'training_boxes', 'build_verifier', 'train_verifier',
+           'groups', 'tree_card', 'fit_fusion', 'fold_cards', 'cross_validated', 'merge', 'trained_verifier',
+           'train_detector']
 
 # %% ../nbs/08a_detect_train.ipynb #8b7d1cfb
 def sweep(detector: Detector, photos: dict[str, Photo]) -> dict:
@@ -121,18 +122,30 @@ def groups(photos: dict[str, Photo], sweeps: dict[str, dict], boxes: dict, reach
         out[name] = fuse(p.rgb, cands, verifiers(name), [reach[m] for m in members])
     return out
 
+# %% ../nbs/08a_detect_train.ipynb #4ec40ffb
+FUSION_TREES = dict(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0)
+
+def tree_card(model) -> dict:
+    "A fitted binary `HistGradientBoostingClassifier` as `base` log-odds and flat `trees` (a leaf points to itself)."
+    cols = {k: [] for k in ('feature', 'threshold', 'left', 'right', 'value')}; roots, depth = [], 0
+    for (tree,) in model._predictors:
+        nodes, o = tree.nodes, len(cols['value']); leaf, own = nodes['is_leaf'].astype(bool), np.arange(len(tree.nodes)) + o
+        roots.append(o); depth = max(depth, int(nodes['depth'].max()))
+        cols['feature'] += np.where(leaf, 0, nodes['feature_idx']).tolist()
+        cols['threshold'] += np.where(leaf, 0., nodes['num_threshold']).tolist()
+        cols['left'] += np.where(leaf, own, nodes['left'] + o).tolist(); cols['right'] += np.where(leaf, own, nodes['right'] + o).tolist()
+        cols['value'] += np.where(leaf, nodes['value'], 0.).round(6).tolist()
+    return dict(base=round(float(model._baseline_prediction.ravel()[0]), 6), trees=dict(roots=roots, depth=depth, **cols))
+
 # %% ../nbs/08a_detect_train.ipynb #07893cbb
 def fit_fusion(photos: dict[str, Photo], grouped: dict, members: list[str], min_score: float) -> dict:
-    "Fusion card (members, `min_score`, logistic-regression `coef`, `intercept`, best-F1 probability `threshold`)."
-    from sklearn.linear_model import LogisticRegression
+    "Fusion card (members, `min_score`, boosted trees with their `base` log-odds, best-F1 probability `threshold`)."
+    from sklearn.ensemble import HistGradientBoostingClassifier
     F = np.concatenate([f for d, f in grouped.values() if len(d)])
     y = np.concatenate([match([x.box for x in d], f[:, -1], photos[n].boxes) for n, (d, f) in grouped.items() if len(d)])
-    lr = LogisticRegression(max_iter=1000).fit(F, y)
-    scored = {n: [Detection(x.box, float(s)) for x, s in zip(d, lr.predict_proba(f)[:, 1] if len(d) else [])]
-              for n, (d, f) in grouped.items()}
-    return dict(members=list(members), min_score=min_score, coef=lr.coef_[0].round(4).tolist(),
-                intercept=round(float(lr.intercept_[0]), 4),
-                threshold=round(pr_summary(scored, {n: photos[n].boxes for n in grouped})['threshold'], 4))
+    card = dict(members=list(members), min_score=min_score) | tree_card(HistGradientBoostingClassifier(**FUSION_TREES).fit(F, y))
+    scored = {n: [Detection(x.box, float(s)) for x, s in zip(d, fusion_probability(card, f))] for n, (d, f) in grouped.items()}
+    return card | dict(threshold=pr_summary(scored, {n: photos[n].boxes for n in grouped})['threshold'])   # exact: one of the scores
 
 # %% ../nbs/08a_detect_train.ipynb #9a33a568
 def fold_cards(photos: dict[str, Photo], grouped: dict, members: list[str], min_score: float) -> dict[int, dict]:
@@ -197,5 +210,5 @@ def train_detector(sets: dict[str, dict[str, Photo]], backends=BACKENDS, kinds=K
         cards[kind] = fc[0] = fit_fusion(train, grouped, members, MIN_SCORE)
         for s, photos in sets.items():
             (folder/f'cv_{kind}_{s}.json').write_text(json.dumps(cross_validated(photos, sw[s], boxes, reach, held, fc)))
-    FUSION_FILE.write_text(json.dumps(cards, indent=1))
+    FUSION_FILE.write_text(json.dumps(cards, separators=(',', ':')))   # compact: the trees are thousands of numbers
     return dict(calibration=calib, fusion=cards)

@@ -15,7 +15,7 @@ from .detect import Detection, Detector, clip_box, get_detector, iou_matrix, shr
 
 # %% auto #0
 __all__ = ['CROP', 'VERIFIER_FILES', 'FUSION_FILE', 'crop_faces', 'verifier_logits', 'Verifier', 'save_verifier', 'load_verifier',
-           'fuse', 'fused_detections', 'FusedDetector']
+           'fuse', 'fusion_probability', 'fused_detections', 'FusedDetector']
 
 # %% ../nbs/08_own_detector.ipynb #7d66ab6a
 CROP = 32
@@ -118,13 +118,22 @@ def fuse(rgb: np.ndarray, candidates: list[list[Detection]], verifiers: list[Ver
 # %% ../nbs/08_own_detector.ipynb #f3a8d944
 FUSION_FILE = MODEL_DIR/'own_detector.json'
 
+# %% ../nbs/08_own_detector.ipynb #55aba8f0
+def fusion_probability(card: dict, feats: np.ndarray) -> np.ndarray:
+    "P(face) of each row of group features under the fusion `card`: its trees' leaf values summed onto its `base` log-odds."
+    t = card['trees']; x = np.asarray(feats, float)
+    feature, threshold, left, right = (np.asarray(t[k]) for k in ('feature', 'threshold', 'left', 'right'))
+    node, rows = np.tile(np.asarray(t['roots']), (len(x), 1)), np.arange(len(x))[:, None]
+    for _ in range(t['depth']): node = np.where(x[rows, feature[node]] <= threshold[node], left[node], right[node])
+    return 1 / (1 + np.exp(-(card['base'] + np.asarray(t['value'])[node].sum(1))))
+
 # %% ../nbs/08_own_detector.ipynb #84c6d77f
 def fused_detections(rgb: np.ndarray, candidates: list[list[Detection]], card: dict, verifiers: list[Verifier],
                      reach: list[tuple[float, float]]) -> list[Detection]:
     "The members' `candidates` (those from the `card`'s `min_score`) fused, each group scored by the fusion `card`: P(face)."
     candidates = [[d for d in ds if d.score >= card['min_score']] for ds in candidates]
     dets, feats = fuse(rgb, candidates, verifiers, reach)
-    scores = 1 / (1 + np.exp(-(feats @ np.array(card['coef']) + card['intercept']))) if len(dets) else []
+    scores = fusion_probability(card, feats)
     H, W = rgb.shape[:2]
     return [Detection(clip_box(d.box, W, H), float(s), d.keypoints) for d, s in zip(dets, scores)]
 
@@ -135,7 +144,7 @@ class FusedDetector(Detector):
         self.name = kind
         cards = json.loads(FUSION_FILE.read_text()) if FUSION_FILE.is_file() else {}
         if kind not in cards: raise FerError(f'No fusion weights for {kind!r} in {FUSION_FILE}')
-        self.card = cards[kind]
+        self.card = cards[kind] | dict(trees={k: np.asarray(v) for k, v in cards[kind]['trees'].items()})   # arrays once, not per photo
         super().__init__(calibration=(0., 0., 1., 1.), threshold=self.card['threshold'] if threshold is None else threshold)
         self.score_map = None   # the fusion's output is already P(face)
         self.members = [get_detector(m) for m in self.card['members']]

@@ -32,7 +32,7 @@ def main(backends: list[str] | None = None) -> None:
     kinds = {k: m for k, m in KINDS.items() if set(m) <= set(backends)}
     sets = stress_sets()
     res = train_detector(sets, backends, kinds)
-    print(json.dumps(res['fusion'], indent=1), flush=True)
+    print({k: {f: c[f] for f in ('members', 'threshold')} for k, c in res['fusion'].items()}, flush=True)
     folder = work_dir('sweeps')
     cv = {k: {s: json.loads((folder/f'cv_{k}_{s}.json').read_text()) for s in sets} for k in kinds}
     rows, by_size = compare_detectors(sets, sweeps(backends, sets), res['calibration'], cv)
