@@ -291,8 +291,6 @@ class YuNet(Detector):
                 for f in (faces if faces is not None else [])]
 
 # %% ../nbs/07_detect.ipynb #847829b5
-warnings.filterwarnings('ignore', message='Image size .* is too large', module='yuface')   # measured: it holds up to 1920 px
-
 class YuFace(Detector):
     "libfacedetection's YuNet (the `yuface` wheel, weights compiled in) on the photo resized to a longer side of `size` px (0: not); a photo longer than `WHOLE_FROM` px (any photo, when `size` is 0) also at its own scale up to `whole` px (0: never)."
     default_threshold = 0.5
@@ -304,7 +302,9 @@ class YuFace(Detector):
         self.model = detect
     def read(self, x: np.ndarray, s: float) -> list[Detection]:
         "Every candidate it keeps on `x`, a photo resized by `s`, in the photo's pixels."
-        conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR
+        with warnings.catch_warnings():   # its "Image size ... is too large" over 960 px: measured, it holds up to 1920 px
+            warnings.filterwarnings('ignore', message='Image size .* is too large')
+            conf, boxes, points = self.model(np.ascontiguousarray(x[:, :, ::-1]), 0.)   # BGR
         return [Detection(tuple(float(v) / s for v in b), float(c) / 100,
                           {k: (float(q[2*i]) / s, float(q[2*i + 1]) / s) for i, k in enumerate(YUNET_KEYPOINTS)})
                 for c, b, q in zip(conf, boxes, points)]
